@@ -1,0 +1,200 @@
+"""Seeding, editing and resolving the controlled vocabularies.
+
+`seed_vocabularies` is idempotent and never overwrites an administrator's edits: it only adds
+terms and aliases that are missing. `VocabIndex` is an in-memory snapshot (a few hundred
+rows) used to resolve what people type — names, codes, aliases, with or without spaces — to
+terms, and to suggest close matches when nothing fits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from repo_server.errors import InvalidInput, UnknownTerm
+
+from .terms import SCHEMES, VocabAlias, VocabTerm, term_key
+
+__all__ = ["seed_vocabularies", "VocabIndex", "add_term", "add_alias"]
+
+_CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4"}
+
+
+def _derived_code(prefix: str, name: str) -> str:
+    """Stable ASCII code for seed entries that have none (editions, volumes): independent of
+    the order of the seed file, so every mirror derives the same code."""
+    return prefix + hashlib.sha256(name.encode()).hexdigest()[:8].upper()
+
+
+def _volume_aliases(name: str) -> list[str]:
+    """'必修 第一册' is also written 必修1 / 必修一 / 必修第1册."""
+    aliases = []
+    for cn, digit in _CN_DIGITS.items():
+        marker = f"第{cn}册"
+        if marker in name:
+            base = name.replace(marker, "").strip()
+            aliases += [f"{base}{digit}", f"{base}{cn}", name.replace(marker, f"第{digit}册")]
+    return aliases
+
+
+def _seed_entries(seed: dict[str, Any]) -> Iterable[tuple[str, dict[str, Any]]]:
+    """(scheme, {code, name, aliases, data}) for every term in the seed file."""
+    for scheme, key in (("stage", "stages"), ("grade", "grades"), ("subject", "subjects"),
+                        ("type", "resource_types")):
+        for item in seed.get(key, []):
+            data = {k: v for k, v in item.items() if k not in {"code", "name", "aliases"}}
+            yield scheme, {"code": item["code"], "name": item["name"],
+                           "aliases": item.get("aliases", []), "data": data}
+    for item in seed.get("editions", []):
+        data = {k: v for k, v in item.items() if k not in {"name", "aliases"}}
+        yield "edition", {"code": _derived_code("E", item["name"]), "name": item["name"],
+                          "aliases": item.get("aliases", []), "data": data}
+    for band, names in seed.get("volumes", {}).items():
+        if not isinstance(names, list):
+            continue  # the seed's "note" entry
+        for name in names:
+            yield "volume", {"code": _derived_code("V", name), "name": name,
+                             "aliases": _volume_aliases(name), "data": {"band": band}}
+
+
+def seed_vocabularies(session: Session, seed_path: Path) -> int:
+    """Add missing terms and aliases from the seed file; return how many rows were added."""
+    seed = json.loads(seed_path.read_text(encoding="utf-8"))
+    existing = {(t.scheme, t.code): t for t in session.scalars(
+        select(VocabTerm).options(selectinload(VocabTerm.aliases)))}
+    added = 0
+    positions: dict[str, int] = defaultdict(int)
+    for scheme, entry in _seed_entries(seed):
+        positions[scheme] += 1
+        term = existing.get((scheme, entry["code"]))
+        if term is None:
+            term = VocabTerm(scheme=scheme, code=entry["code"], name=entry["name"],
+                             key=term_key(entry["name"]), position=positions[scheme],
+                             data=entry["data"], active=True)
+            session.add(term)
+            existing[(scheme, entry["code"])] = term
+            added += 1
+        have = {a.key for a in term.aliases} | {term.key}
+        for alias in entry["aliases"]:
+            if term_key(alias) not in have:
+                term.aliases.append(VocabAlias(alias=alias, key=term_key(alias)))
+                have.add(term_key(alias))
+                added += 1
+    session.flush()
+    return added
+
+
+def add_term(session: Session, scheme: str, name: str, *, code: str | None = None,
+             aliases: Iterable[str] = (), data: dict[str, Any] | None = None) -> VocabTerm:
+    """Add a term an administrator asked for (a local edition, a school-based subject)."""
+    if scheme not in SCHEMES:
+        raise InvalidInput(f"unknown vocabulary {scheme!r}; one of {', '.join(SCHEMES)}",
+                           field="scheme")
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a term needs a name", field="name")
+    index = VocabIndex.load(session)
+    if index.find_exact(scheme, name):
+        raise InvalidInput(f"{SCHEMES[scheme]} already has a term or alias {name!r}", field="name")
+    position = 1 + max((t.position for t in index.terms(scheme)), default=0)
+    term = VocabTerm(scheme=scheme, code=code or _derived_code("L", f"{scheme}:{name}"),
+                     name=name, key=term_key(name), position=position, data=data or {})
+    session.add(term)
+    for alias in aliases:
+        term.aliases.append(VocabAlias(alias=alias, key=term_key(alias)))
+    session.flush()
+    return term
+
+
+def add_alias(session: Session, scheme: str, term_text: str, alias: str) -> VocabTerm:
+    """Teach the vocabulary another name for an existing term."""
+    term = VocabIndex.load(session).resolve(scheme, term_text)
+    key = term_key(alias)
+    if not key:
+        raise InvalidInput("an alias cannot be empty", field="alias")
+    if key == term.key or any(a.key == key for a in term.aliases):
+        return term
+    session.add(VocabAlias(term_id=term.id, alias=alias.strip(), key=key))
+    session.flush()
+    return term
+
+
+class VocabIndex:
+    """Snapshot of all active terms with their aliases, for resolving user input."""
+
+    def __init__(self, terms: list[VocabTerm]) -> None:
+        self._terms: dict[str, list[VocabTerm]] = defaultdict(list)
+        self._by_key: dict[tuple[str, str], VocabTerm] = {}
+        self._by_code: dict[tuple[str, str], VocabTerm] = {}
+        self._by_alias: dict[tuple[str, str], list[VocabTerm]] = defaultdict(list)
+        for term in sorted(terms, key=lambda t: (t.scheme, t.position, t.id)):
+            self._terms[term.scheme].append(term)
+            self._by_key[(term.scheme, term.key)] = term
+            self._by_code[(term.scheme, term.code)] = term
+            for alias in term.aliases:
+                self._by_alias[(term.scheme, alias.key)].append(term)
+
+    @classmethod
+    def load(cls, session: Session) -> "VocabIndex":
+        terms = session.scalars(select(VocabTerm).where(VocabTerm.active.is_(True))
+                                .options(selectinload(VocabTerm.aliases))).all()
+        return cls(list(terms))
+
+    def terms(self, scheme: str) -> list[VocabTerm]:
+        return list(self._terms.get(scheme, []))
+
+    def by_id(self, term_id: int) -> VocabTerm | None:
+        return next((t for ts in self._terms.values() for t in ts if t.id == term_id), None)
+
+    def find_exact(self, scheme: str, text: str, *, stage: str | None = None) -> VocabTerm | None:
+        """Name, then code, then alias; an alias shared by several terms is settled by the
+        stage code (信息技术 in 高中 is 信息技术, elsewhere 信息科技). None when nothing fits."""
+        key = term_key(text)
+        if not key:
+            return None
+        named = self._by_key.get((scheme, key)) or self._by_code.get((scheme, text.strip()))
+        candidates = self._by_alias.get((scheme, key), [])
+        if stage:
+            if named is not None and _fits_stage(named, stage):
+                return named
+            fitting = [t for t in candidates if _fits_stage(t, stage)]
+            if len(fitting) == 1:
+                return fitting[0]
+        if named is not None:
+            return named
+        if len(candidates) == 1:
+            return candidates[0]
+        if candidates:
+            raise UnknownTerm(
+                f"{SCHEMES[scheme]} {text!r} is ambiguous: " + ", ".join(t.name for t in candidates),
+                field=scheme, suggestions=[t.name for t in candidates])
+        return None
+
+    def resolve(self, scheme: str, text: str, *, stage: str | None = None) -> VocabTerm:
+        """Like find_exact, but an unknown term is an error that suggests close matches."""
+        if scheme not in SCHEMES:
+            raise InvalidInput(f"unknown vocabulary {scheme!r}", field=scheme)
+        term = self.find_exact(scheme, text, stage=stage)
+        if term is not None:
+            return term
+        names = [t.name for t in self._terms.get(scheme, [])]
+        names += [a.alias for t in self._terms.get(scheme, []) for a in t.aliases]
+        suggestions = difflib.get_close_matches(text.strip(), names, n=5, cutoff=0.4)
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        raise UnknownTerm(f"unknown {SCHEMES[scheme]} {text!r}{hint}", field=scheme,
+                          suggestions=suggestions)
+
+
+def _fits_stage(term: VocabTerm, stage: str) -> bool:
+    """Whether a term belongs to a stage; terms that say nothing about stages fit all."""
+    data = term.data or {}
+    if "stage" not in data and "stages" not in data:
+        return True
+    return data.get("stage") == stage or stage in data.get("stages", [])

@@ -1,0 +1,190 @@
+"""Every setting of repo-server, declared exactly once: name, type, default, env var, help.
+
+`Settings.from_env()` is the only place that reads the environment, and only when called
+(never at import). `describe()` feeds `repo-server config` and docs/configuration.md; a test
+checks that the docs list every setting declared here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from repo_server.errors import ConfigError
+
+__all__ = ["Settings", "SettingInfo", "describe"]
+
+GiB = 1024**3
+
+
+def _setting(env: str, default: Any, help: str, parse: Callable[[str], Any] = str,
+             choices: tuple[str, ...] = (), secret: bool = False) -> Any:
+    """Declare one setting as a dataclass field carrying its env var, parser and help."""
+    meta = {"env": env, "help": help, "parse": parse, "choices": choices, "secret": secret}
+    return field(default=default, metadata=meta)
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text.strip().replace("_", ""))
+    if value <= 0:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text.strip())
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one repo-server instance. Embedded defaults need no other service."""
+
+    data_dir: Path = _setting(
+        "REPO_DATA_DIR", Path("./storage"),
+        "Runtime data root: SQLite catalog, local blob store, staging area, secret key.",
+        parse=Path)
+    database_url: str = _setting(
+        "REPO_DATABASE_URL", "",
+        "Catalog database. Empty: SQLite (WAL) at <data dir>/catalog.sqlite3. "
+        "A postgresql:// URL switches the catalog to PostgreSQL.")
+    blobstore: str = _setting(
+        "REPO_BLOBSTORE", "local",
+        "Where file contents live: 'local' (under <data dir>/blobs) or 'minio' (any S3 endpoint).",
+        choices=("local", "minio"))
+    s3_endpoint: str = _setting(
+        "REPO_S3_ENDPOINT", "127.0.0.1:9000", "host:port of the MinIO/S3 endpoint (REPO_BLOBSTORE=minio).")
+    s3_access_key: str = _setting("REPO_S3_ACCESS_KEY", "", "S3 access key.", secret=True)
+    s3_secret_key: str = _setting("REPO_S3_SECRET_KEY", "", "S3 secret key.", secret=True)
+    s3_bucket: str = _setting("REPO_S3_BUCKET", "repo-server", "S3 bucket (created private if missing).")
+    s3_secure: bool = _setting("REPO_S3_SECURE", False, "Use HTTPS to reach the S3 endpoint.", parse=_bool)
+    s3_region: str = _setting("REPO_S3_REGION", "us-east-1", "S3 region used for request signing.")
+    s3_download: str = _setting(
+        "REPO_S3_DOWNLOAD", "proxy",
+        "How downloads leave a MinIO store: 'proxy' streams through the app (works when the "
+        "endpoint is internal), 'redirect' sends a short-lived presigned URL (endpoint must be "
+        "reachable by clients).",
+        choices=("proxy", "redirect"))
+    secret_key: str = _setting(
+        "REPO_SECRET_KEY", "",
+        "Signs sessions and CSRF tokens. Empty: generated once and kept in <data dir>/secret_key.",
+        secret=True)
+    max_upload_bytes: int = _setting(
+        "REPO_MAX_UPLOAD_BYTES", 8 * GiB,
+        "Largest accepted upload in bytes (HTTP 413 above it). Class recordings run to several GB.",
+        parse=_positive_int)
+    public_access: bool = _setting(
+        "REPO_PUBLIC_ACCESS", True,
+        "Let visitors who are not logged in browse and download public, published resources.",
+        parse=_bool)
+    host: str = _setting("REPO_HOST", "127.0.0.1", "Address `repo-server serve` listens on.")
+    port: int = _setting("REPO_PORT", 8080, "Port `repo-server serve` listens on.", parse=_positive_int)
+    workers: int = _setting(
+        "REPO_WORKERS", 2, "gunicorn worker processes for `repo-server serve`.", parse=_positive_int)
+    threads: int = _setting(
+        "REPO_THREADS", 16,
+        "Threads per worker: each slow download or upload holds one for its duration.",
+        parse=_positive_int)
+    proxy_hops: int = _setting(
+        "REPO_PROXY_HOPS", 0,
+        "How many reverse proxies (nginx) sit in front and set X-Forwarded-For/-Proto/-Host; "
+        "0 trusts none. Client addresses in download events and rate limits depend on it.",
+        parse=_non_negative_int)
+    vocab_seed: Path = _setting(
+        "REPO_VOCAB_SEED", Path(__file__).parent / "catalog" / "seed" / "vocab.json",
+        "Vocabulary seed (学段, 年级, 学科, 教材版本, 册次, 资源类型) loaded by `repo-server init`.",
+        parse=Path)
+    log_level: str = _setting(
+        "REPO_LOG_LEVEL", "info", "Log level.", choices=("debug", "info", "warning", "error"))
+
+    # -- derived locations -------------------------------------------------------------
+    @property
+    def catalog_url(self) -> str:
+        """The SQLAlchemy URL of the catalog, SQLite under the data dir unless configured."""
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'catalog.sqlite3').resolve()}"
+        url = self.database_url
+        # Users write plain postgresql:// URLs; the driver we ship is psycopg 3.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Uploads land here while being hashed; same filesystem as blob_dir so adoption is a rename."""
+        return self.data_dir / "tmp"
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Build settings from REPO_* variables (default: os.environ), then apply overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            env = f.metadata["env"]
+            if env in environ:
+                values[f.name] = _parse(f, environ[env])
+        values.update(overrides)
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            choices = f.metadata["choices"]
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise ConfigError(
+                    f"{f.metadata['env']} must be one of {', '.join(choices)} (got {value!r})")
+        if self.blobstore == "minio" and not (self.s3_access_key and self.s3_secret_key):
+            raise ConfigError("REPO_BLOBSTORE=minio needs REPO_S3_ACCESS_KEY and REPO_S3_SECRET_KEY")
+        url = self.catalog_url
+        if not (url.startswith("sqlite") or url.startswith("postgresql")):
+            raise ConfigError(
+                f"REPO_DATABASE_URL must be a sqlite:// or postgresql:// URL (got {self.database_url!r})")
+
+
+def _parse(f: dataclasses.Field, text: str) -> Any:
+    try:
+        return f.metadata["parse"](text)
+    except ValueError as exc:
+        raise ConfigError(f"{f.metadata['env']}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """Documentation view of one setting."""
+
+    name: str
+    env: str
+    default: str
+    help: str
+    choices: tuple[str, ...]
+    secret: bool
+
+
+def describe() -> Iterator[SettingInfo]:
+    """Every declared setting, in declaration order, for docs and `repo-server config`."""
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        if isinstance(default, Path) and default.is_absolute():
+            default = "(packaged)"
+        yield SettingInfo(f.name, f.metadata["env"], str(default), f.metadata["help"],
+                          f.metadata["choices"], f.metadata["secret"])

@@ -1,0 +1,54 @@
+"""`repo-server serve`: gunicorn with threaded workers, configured from Settings.
+
+gthread workers because downloads to village schools are slow: each holds a thread for
+minutes, and gthread's heartbeat runs beside them (the sync worker would be killed by its
+timeout mid-download). Whole-file downloads leave through sendfile. Each worker builds its
+own app after the fork, so no database connection is shared between processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from repo_server.app import create_app
+from repo_server.config import Settings
+
+__all__ = ["RepoServer", "serve"]
+
+
+class RepoServer(BaseApplication):
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return create_app(self.settings)
+
+
+def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": 120,           # heartbeat of the worker, not a limit on slow downloads
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        "sendfile": True,
+        "forwarded_allow_ips": "127.0.0.1,::1",
+    }
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    RepoServer(settings, gunicorn_options(settings, host or settings.host,
+                                          port or settings.port)).run()

@@ -1,0 +1,180 @@
+"""Organisations, users, passwords and API tokens.
+
+Organisations are named by id, by their path of names ("某市/某县/某小学") or by a name that
+is unique. Passwords are hashed with werkzeug's scrypt; tokens are random, shown once, and
+stored only as sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from repo_server.catalog.base import utcnow
+from repo_server.catalog.models import ORG_KINDS, ROLES, ApiToken, Organisation, User
+from repo_server.errors import InvalidInput, NotFound
+
+from .actor import Actor
+from .context import Services
+
+__all__ = ["add_org", "find_org", "list_orgs", "add_user", "list_users", "set_password",
+           "authenticate", "actor_for_session", "create_token", "actor_for_token",
+           "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX"]
+
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "rs_"
+_USERNAME = re.compile(r"^[\w.@-]{2,80}$")
+# Compared against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def find_org(session: Session, ref: str) -> Organisation:
+    ref = ref.strip()
+    if ref.isdigit():
+        org = session.get(Organisation, int(ref))
+        if org is not None:
+            return org
+    parts = [p.strip() for p in ref.split("/") if p.strip()]
+    candidates = session.scalars(select(Organisation).where(Organisation.name == parts[-1])).all() if parts else []
+    matches = [o for o in candidates if _names_path(session, o)[-len(parts):] == parts]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InvalidInput(f"organisation {ref!r} is ambiguous; give its path, e.g. "
+                           + "/".join(_names_path(session, matches[0])), field="org")
+    raise NotFound(f"no organisation {ref!r}", field="org")
+
+
+def _names_path(session: Session, org: Organisation) -> list[str]:
+    ids = org.ancestor_ids
+    names = {o.id: o.name for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))}
+    return [names[i] for i in ids]
+
+
+def add_org(svc: Services, name: str, kind: str, parent: str | None = None) -> dict:
+    name = name.strip()
+    if not name or "/" in name:
+        raise InvalidInput("an organisation needs a name without '/'", field="name")
+    if kind not in ORG_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+    with svc.catalog.write() as session:
+        parent_org = find_org(session, parent) if parent else None
+        same_parent = (Organisation.parent_id == parent_org.id) if parent_org \
+            else Organisation.parent_id.is_(None)
+        if session.scalars(select(Organisation).where(Organisation.name == name, same_parent)).first():
+            raise InvalidInput(f"organisation {name!r} already exists there", field="name")
+        org = Organisation(name=name, kind=kind, parent_id=parent_org.id if parent_org else None)
+        session.add(org)
+        session.flush()
+        org.path = (parent_org.path if parent_org else "/") + f"{org.id}/"
+        return {"id": org.id, "name": org.name, "kind": org.kind,
+                "path": "/".join(_names_path(session, org))}
+
+
+def list_orgs(svc: Services) -> list[dict]:
+    with svc.catalog.read() as session:
+        orgs = session.scalars(select(Organisation).order_by(Organisation.path)).all()
+        return [{"id": o.id, "name": o.name, "kind": o.kind, "depth": len(o.ancestor_ids) - 1,
+                 "path": "/".join(_names_path(session, o))} for o in orgs]
+
+
+def add_user(svc: Services, username: str, role: str, *, org: str | None = None,
+             password: str | None = None, display_name: str = "") -> Actor:
+    if not _USERNAME.match(username):
+        raise InvalidInput("usernames are 2-80 letters, digits or . _ @ -", field="username")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    with svc.catalog.write() as session:
+        if session.scalars(select(User).where(User.username == username)).first():
+            raise InvalidInput(f"user {username!r} already exists", field="username")
+        user = User(username=username, role=role, display_name=display_name.strip(),
+                    org_id=find_org(session, org).id if org else None,
+                    password_hash=_hash(password) if password is not None else None)
+        session.add(user)
+        session.flush()
+        session.refresh(user)
+        return Actor.of(user)
+
+
+def list_users(svc: Services) -> list[dict]:
+    with svc.catalog.read() as session:
+        users = session.scalars(select(User).order_by(User.username)).all()
+        return [{"id": u.id, "username": u.username, "role": u.role, "active": u.active,
+                 "organisation": u.org.name if u.org else "",
+                 "has_password": u.password_hash is not None} for u in users]
+
+
+def _hash(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"passwords need at least {MIN_PASSWORD_LENGTH} characters",
+                           field="password")
+    return generate_password_hash(password)
+
+
+def set_password(svc: Services, username: str, password: str) -> None:
+    """Change a password; existing sessions of that user stop working."""
+    with svc.catalog.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        user.password_hash = _hash(password)
+        user.session_version += 1
+
+
+def authenticate(svc: Services, username: str, password: str) -> tuple[Actor, int] | None:
+    """(actor, session version) for a correct, active login; None otherwise."""
+    with svc.catalog.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None or not user.password_hash:
+            check_password_hash(_DUMMY_HASH, password)
+            return None
+        if not check_password_hash(user.password_hash, password) or not user.active:
+            return None
+        user.last_login_at = utcnow()
+        return Actor.of(user), user.session_version
+
+
+def actor_for_session(svc: Services, user_id: int, session_version: int) -> Actor | None:
+    with svc.catalog.read() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.active or user.session_version != session_version:
+            return None
+        return Actor.of(user)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(svc: Services, username: str, name: str = "") -> str:
+    """Create an API token for a user and return it; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with svc.catalog.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token),
+                             prefix=token[:10]))
+    return token
+
+
+def actor_for_token(svc: Services, token: str) -> Actor | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with svc.catalog.read() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
+        if row is None or row.revoked_at is not None or not row.user.active:
+            return None
+        actor, stale = Actor.of(row.user), (row.last_used_at is None or
+                                            utcnow() - row.last_used_at > timedelta(minutes=5))
+        token_id = row.id
+    if stale:  # write at most every few minutes, not on every request
+        with svc.catalog.write() as session:
+            session.get(ApiToken, token_id).last_used_at = utcnow()
+    return actor

@@ -1,0 +1,56 @@
+"""Plain-dict views of catalog rows, the shape the API returns (the web layer adds URLs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from repo_server.catalog.models import Derivative, Resource
+
+from .fields import VOCAB_FIELDS
+
+__all__ = ["resource_view"]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def resource_view(session: Session, r: Resource, *, with_derivatives: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": r.id,
+        "title": r.title,
+        "description": r.description,
+        "creator": r.creator,
+        "publisher": r.publisher,
+        "language": r.language,
+        "license": r.license,
+        "date": r.date,
+    }
+    for name in VOCAB_FIELDS:
+        term = getattr(r, name)
+        view[name] = term.as_dict() if term is not None else None
+    view.update({
+        "chapter": r.chapter,
+        "lesson": r.lesson,
+        "tags": sorted(r.tags),
+        "visibility": r.visibility,
+        "status": r.status,
+        "organisation": {"id": r.org.id, "name": r.org.name} if r.org else None,
+        "owner_id": r.owner_id,
+        "filename": r.filename,
+        "sha256": r.blob_sha256,
+        "size": r.blob.size,
+        "mime": r.blob.mime,
+        "format": r.format,
+        "created_at": _iso(r.created_at),
+        "updated_at": _iso(r.updated_at),
+    })
+    if with_derivatives:
+        rows = session.scalars(select(Derivative).where(Derivative.source_sha256 == r.blob_sha256)
+                               .order_by(Derivative.profile)).all()
+        view["derivatives"] = [{"profile": d.profile, "status": d.status, "message": d.message,
+                                "sha256": d.blob_sha256} for d in rows]
+    return view

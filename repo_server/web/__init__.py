@@ -1,0 +1,36 @@
+"""The HTTP face of repo-server: JSON API, downloads, HTML pages, login.
+
+`register(app)` installs blueprints, login, CSRF, error handlers and security headers.
+Views stay thin: parse, call one service, render.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import api, auth, ui
+from .csrf import csrf
+from .errors import register_error_handlers
+from .uploads import StagingRequest, discard_staged_files
+
+__all__ = ["register", "StagingRequest"]
+
+
+def register(app: Flask) -> None:
+    app.request_class = StagingRequest
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api.bp)  # the API checks CSRF itself, only for session-authenticated requests
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.health_bp)
+    app.register_blueprint(ui.bp)
+    register_error_handlers(app)
+    app.teardown_request(discard_staged_files)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

@@ -1,0 +1,156 @@
+"""The JSON API, /api/v1 (described by /api/v1/openapi.json), and /healthz.
+
+Views are thin: parse the request, call one service, shape the answer. Scripts and mirrors
+authenticate with `Authorization: Bearer <token>`; browsers with their session, in which
+case changing requests need the CSRF token (header X-CSRFToken).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from repo_server.errors import InvalidInput
+from repo_server.services import resources as resource_service
+from repo_server.services.downloads import download_target, record_download
+from repo_server.services.maintenance import health
+from repo_server.services.vocabularies import list_vocabularies
+
+from .auth import current_actor
+from .csrf import csrf
+from .files import blob_response
+from .openapi import openapi_document
+from .uploads import received_file
+
+__all__ = ["bp", "health_bp", "with_links", "form_metadata", "send_download"]
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+health_bp = Blueprint("health", __name__)
+_CONTROL_FIELDS = {"allow_duplicate", "csrf_token"}
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _svc():
+    return current_app.extensions["repo"]
+
+
+@bp.before_request
+def _csrf_for_sessions() -> None:
+    # Load the user first: a bearer token marks the request as token-authenticated.
+    current_actor()
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and not g.get("auth_via_token"):
+        csrf.protect()
+
+
+def with_links(view: dict[str, Any]) -> dict[str, Any]:
+    rid = view["id"]
+    view["url"] = url_for("api.resource", resource_id=rid)
+    view["download_url"] = url_for("api.download", resource_id=rid)
+    view["page_url"] = url_for("ui.resource", resource_id=rid)
+    return view
+
+
+def form_metadata(form: MultiDict) -> dict[str, Any]:
+    """Metadata fields from a submitted form; `tags` may repeat, other fields take one value."""
+    raw: dict[str, Any] = {}
+    for key in form.keys():
+        if key not in _CONTROL_FIELDS:
+            values = form.getlist(key)
+            raw[key] = values if key == "tags" else values[-1]
+    return raw
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/resources")
+def resources():
+    try:
+        page = int(request.args.get("page", 1))
+        per_page = int(request.args.get("per_page", 20))
+    except ValueError:
+        raise InvalidInput("page and per_page must be whole numbers") from None
+    result = resource_service.list_resources(_svc(), current_actor(), page=page, per_page=per_page)
+    result["items"] = [with_links(item) for item in result["items"]]
+    return jsonify(result)
+
+
+@bp.post("/resources")
+def create_resource():
+    staged, filename = received_file(request)
+    view = resource_service.ingest(
+        _svc(), current_actor(), staged, filename, form_metadata(request.form),
+        allow_duplicate=request.form.get("allow_duplicate", "").lower() in _TRUE)
+    response = jsonify(with_links(view))
+    response.status_code = 201
+    response.headers["Location"] = view["url"]
+    return response
+
+
+@bp.get("/resources/<resource_id>")
+def resource(resource_id: str):
+    return jsonify(with_links(resource_service.get_resource(_svc(), current_actor(), resource_id)))
+
+
+@bp.patch("/resources/<resource_id>")
+def update_resource(resource_id: str):
+    changes = request.get_json(silent=True)
+    if not isinstance(changes, dict):
+        raise InvalidInput("send the changed fields as a JSON object "
+                           "(Content-Type: application/json)")
+    view = resource_service.update_resource(_svc(), current_actor(), resource_id, changes)
+    return jsonify(with_links(view))
+
+
+@bp.delete("/resources/<resource_id>")
+def delete_resource(resource_id: str):
+    resource_service.delete_resource(_svc(), current_actor(), resource_id)
+    return "", 204
+
+
+@bp.route("/resources/<resource_id>/download", methods=["GET", "HEAD"])
+def download(resource_id: str):
+    return send_download(resource_id, inline=request.args.get("inline", "") in _TRUE)
+
+
+def send_download(resource_id: str, *, inline: bool):
+    """Send a resource's original file, count the download, honour the store's mode."""
+    svc, actor = _svc(), current_actor()
+    target = download_target(svc, actor, resource_id)
+    presigned = None
+    if svc.settings.s3_download == "redirect" and request.method == "GET":
+        presigned = svc.blobs.presigned_url(target.sha256, filename=target.filename,
+                                            mime=target.mime)
+    if presigned:
+        if "Range" not in request.headers:
+            _count(target)
+        return redirect(presigned, code=302)
+    response, first_byte = blob_response(
+        lambda start, length: svc.blobs.open(target.sha256, start, length),
+        sha256=target.sha256, size=target.size, mime=target.mime, filename=target.filename,
+        inline=inline, last_modified=target.last_modified, active=target.active)
+    if first_byte == 0:
+        _count(target)
+    return response
+
+
+def _count(target) -> None:
+    record_download(_svc(), current_actor(), target, client=request.remote_addr or "",
+                    user_agent=request.headers.get("User-Agent", ""))
+
+
+@bp.get("/vocabularies")
+def vocabularies():
+    return jsonify(list_vocabularies(_svc()))
+
+
+@health_bp.get("/healthz")
+def healthz():
+    report = health(_svc())
+    response = jsonify(report)
+    response.status_code = 200 if report["status"] == "ok" else 503
+    return response

@@ -1,0 +1,137 @@
+"""The OpenAPI 3.1 description of /api/v1, built from the field declarations so that the
+document and the validation can never disagree. Tests validate it with
+openapi-spec-validator and check that every API route is described."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from repo_server import __version__
+from repo_server.services.fields import FIELDS
+
+__all__ = ["openapi_document"]
+
+
+def _field_schema(field) -> dict[str, Any]:
+    if field.kind == "tags":
+        return {"type": "array", "items": {"type": "string", "maxLength": field.max_length},
+                "description": field.help}
+    schema: dict[str, Any] = {"type": "string", "description": f"{field.label}. {field.help}"}
+    if field.kind == "choice":
+        schema["enum"] = list(field.choices)
+    else:
+        schema["maxLength"] = field.max_length
+    return schema
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    metadata = {f.name: _field_schema(f) for f in FIELDS}
+    term = {"type": ["object", "null"], "properties": {"code": {"type": "string"},
+                                                      "name": {"type": "string"}}}
+    resource_props: dict[str, Any] = {
+        "id": {"type": "string"}, "sha256": {"type": "string"}, "size": {"type": "integer"},
+        "mime": {"type": "string"}, "format": {"type": "string"}, "filename": {"type": "string"},
+        "url": {"type": "string"}, "download_url": {"type": "string"}, "page_url": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "organisation": {"type": ["object", "null"]}, "owner_id": {"type": ["integer", "null"]},
+        "derivatives": {"type": "array", "items": {"type": "object"}},
+    }
+    for f in FIELDS:
+        resource_props[f.name] = term if f.kind == "vocab" else _field_schema(f)
+    rid = {"name": "resource_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    not_found = _error("No such resource, or not visible to you")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "repo-server API", "version": __version__,
+                 "description": "District education-resource repository. Authenticate scripts "
+                                "with `Authorization: Bearer <token>` (`repo-server token create`)."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {}],
+        "paths": {
+            "/api/v1/resources": {
+                "get": {"summary": "List resources visible to the caller, newest first",
+                        "parameters": [
+                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                            {"name": "per_page", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                        "responses": {"200": {"description": "A page of resources", "content": {
+                            "application/json": {"schema": _ref("ResourcePage")}}},
+                            "422": _error("Bad paging parameters")}},
+                "post": {"summary": "Upload a file with its metadata",
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {
+                             "schema": {"type": "object", "required": ["file"], "properties": {
+                                 "file": {"type": "string", "format": "binary"},
+                                 "allow_duplicate": {"type": "boolean", "description":
+                                     "File bytes already in the library again, with this metadata"},
+                                 **metadata}},
+                             "encoding": {"tags": {"style": "form", "explode": True}}}}},
+                         "responses": {
+                             "201": {"description": "Created", "content": {
+                                 "application/json": {"schema": _ref("Resource")}}},
+                             "400": _error("The upload was cut off"),
+                             "401": _error("Not logged in"), "403": _error("Not an editor"),
+                             "409": _error("Same bytes already in the library"),
+                             "413": _error("Larger than REPO_MAX_UPLOAD_BYTES"),
+                             "415": _error("Executable, unsupported, or the extension lies"),
+                             "422": _error("Invalid metadata or empty file")}}},
+            "/api/v1/resources/{resource_id}": {
+                "parameters": [rid],
+                "get": {"summary": "One resource",
+                        "responses": {"200": {"description": "The resource", "content": {
+                            "application/json": {"schema": _ref("Resource")}}}, "404": not_found}},
+                "patch": {"summary": "Change metadata, visibility or status",
+                          "requestBody": {"required": True, "content": {"application/json": {
+                              "schema": {"type": "object", "properties": metadata,
+                                         "additionalProperties": False}}}},
+                          "responses": {"200": {"description": "Changed", "content": {
+                              "application/json": {"schema": _ref("Resource")}}},
+                              "403": _error("Not allowed"), "404": not_found,
+                              "422": _error("Invalid metadata")}},
+                "delete": {"summary": "Withdraw a resource",
+                           "responses": {"204": {"description": "Withdrawn"},
+                                         "403": _error("Not allowed"), "404": not_found}}},
+            "/api/v1/resources/{resource_id}/download": {
+                "parameters": [rid, {"name": "inline", "in": "query", "schema": {"type": "boolean"}}],
+                "get": {"summary": "The original file (Range, ETag, If-None-Match, If-Range)",
+                        "responses": {"200": {"description": "The file"},
+                                      "206": {"description": "Part of the file"},
+                                      "302": {"description": "Presigned S3 URL (redirect mode)"},
+                                      "304": {"description": "Not modified"},
+                                      "404": not_found,
+                                      "416": {"description": "Range not satisfiable"}}}},
+            "/api/v1/vocabularies": {
+                "get": {"summary": "Controlled vocabularies with aliases",
+                        "responses": {"200": {"description": "Schemes and their terms"}}}},
+            "/api/v1/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
+            "/healthz": {
+                "get": {"summary": "Liveness and readiness",
+                        "responses": {"200": {"description": "Healthy"},
+                                      "503": {"description": "Catalog or blob store unreachable"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                    "error": {"type": "string"}, "message": {"type": "string"},
+                    "field": {"type": "string"}}},
+                "Resource": {"type": "object", "properties": resource_props},
+                "ResourcePage": {"type": "object", "properties": {
+                    "total": {"type": "integer"}, "page": {"type": "integer"},
+                    "per_page": {"type": "integer"},
+                    "items": {"type": "array", "items": _ref("Resource")}}},
+            },
+        },
+    }
