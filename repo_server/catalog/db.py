@@ -37,12 +37,10 @@ class Catalog:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries. Nothing is committed."""
+        """A session for queries. Nothing is committed; objects stay readable afterwards
+        (closing detaches them with their loaded state, a rollback would expire them)."""
         with self._sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -121,7 +121,7 @@ def add_alias(session: Session, scheme: str, term_text: str, alias: str) -> Voca
         raise InvalidInput("an alias cannot be empty", field="alias")
     if key == term.key or any(a.key == key for a in term.aliases):
         return term
-    session.add(VocabAlias(term_id=term.id, alias=alias.strip(), key=key))
+    term.aliases.append(VocabAlias(alias=alias.strip(), key=key))  # keeps the loaded collection true
     session.flush()
     return term
 

@@ -68,6 +68,11 @@ MIME_FAMILY = {
     "text/xml": "web",
     "application/xml": "web",
     "image/svg+xml": "image",
+    # Images by name only: libmagic's weaker image signatures (TGA above all) match random
+    # bytes, so a bare "image/" prefix is not evidence of an image.
+    **dict.fromkeys(["image/jpeg", "image/png", "image/gif", "image/bmp", "image/x-ms-bmp",
+                     "image/webp", "image/tiff", "image/heic", "image/heif", "image/avif",
+                     "image/vnd.microsoft.icon", "image/x-icon"], "image"),
     "text/plain": "text",
     "text/markdown": "text",
     "text/vtt": "text",

@@ -76,7 +76,7 @@ def sniff(head: bytes, filename: str, path: Path | None = None) -> Sniffed:
     if mime == "application/zip":
         mime = _look_into_zip(path) or mime
     family = MIME_FAMILY.get(mime, "")
-    if not family and mime.startswith(("video/", "audio/", "image/")):
+    if not family and mime.startswith(("video/", "audio/")):
         family = mime.split("/")[0]
     claimed = EXTENSION_FAMILY.get(extension, "")
     # Inside Office, the extension says which kind (a generic OLE2 .ppt is a presentation).

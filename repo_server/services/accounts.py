@@ -7,6 +7,7 @@ stored only as sha256.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -30,8 +31,13 @@ __all__ = ["add_org", "find_org", "list_orgs", "add_user", "list_users", "set_pa
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "rs_"
 _USERNAME = re.compile(r"^[\w.@-]{2,80}$")
-# Compared against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user does not exist, so timing does not reveal usernames.
+    Computed on first use, not at import: scrypt is slow on purpose."""
+    return generate_password_hash("not a real password")
 
 
 def find_org(session: Session, ref: str) -> Organisation:
@@ -132,7 +138,7 @@ def authenticate(svc: Services, username: str, password: str) -> tuple[Actor, in
     with svc.catalog.write() as session:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None or not user.password_hash:
-            check_password_hash(_DUMMY_HASH, password)
+            check_password_hash(_dummy_hash(), password)
             return None
         if not check_password_hash(user.password_hash, password) or not user.active:
             return None

@@ -61,8 +61,10 @@ _CHOICE_ALIASES = {
     "公开": "public", "本单位": "organisation", "单位内": "organisation", "私有": "private",
     "仅自己": "private", "草稿": "draft", "待审核": "draft", "已发布": "published", "发布": "published",
 }
-_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9:-]*(\s[^<>]*)?/?\s*>|<!--|<!\[CDATA\[|<\?|"
-                     r"javascript\s*:", re.IGNORECASE)
+# Markup = a bare tag (<b>, </p>, <br/>), a tag with an attribute assignment (<a href=…>),
+# a comment, CDATA, a processing instruction or a javascript: URL. "a<b 且 b>c" is maths.
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][\w:-]*\s*/?\s*>|<\s*[A-Za-z][\w:-]*\s[^<>]*=[^<>]*>|"
+                     r"<!--|<!\[CDATA\[|<\?|javascript\s*:", re.IGNORECASE)
 _DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _TAG_SEPARATORS = re.compile(r"[,，、;；]")

@@ -12,6 +12,7 @@ from flask_login import login_required
 from repo_server.errors import RepoError
 from repo_server.services import resources as resource_service
 from repo_server.services.fields import FIELDS
+from repo_server.services.permissions import require_uploader
 from repo_server.services.vocabularies import list_vocabularies
 
 from .api import form_metadata, send_download
@@ -53,6 +54,7 @@ def inline_file(resource_id: str):
 @bp.route("/upload", methods=["GET", "POST"])
 @login_required
 def upload():
+    require_uploader(current_actor())
     vocabularies = list_vocabularies(_svc())
     if request.method == "GET":
         return render_template("upload.html", fields=FIELDS, vocab=vocabularies, values={},

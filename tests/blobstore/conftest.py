@@ -18,51 +18,16 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import urllib3
 from minio import Minio
-from moto.server import ThreadedMotoServer
 
-from repo_server.blobstore import BlobStore, LocalBlobStore, MinioBlobStore, StagedFile, Staging
+from tests.support import REGION, S3Server, free_port
+from repo_server.blobstore.minio_store import MinioBlobStore
+from repo_server.blobstore import BlobStore, LocalBlobStore, StagedFile, Staging
 
 MiB = 1024 * 1024
 TEST_PART_SIZE = 5 * MiB  # the S3 minimum, so an 11 MiB blob needs three parts
-REGION = "us-east-1"
 
 S3_BACKENDS = ["s3-moto"] + (["minio-real"] if os.environ.get("REPO_TEST_MINIO_URL") else [])
 BACKENDS = ["local", *S3_BACKENDS]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (also used as a 'closed port')."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class S3Server:
-    """Where an S3 endpoint is and how to log in; `bucket_prefix` names per-test buckets."""
-
-    endpoint: str
-    access_key: str
-    secret_key: str
-    secure: bool
-    bucket_prefix: str
-
-    def client(self, *, retries: int | bool = 2) -> Minio:
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=retries)
-        return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key,
-                     secure=self.secure, region=REGION, http_client=http)
-
-
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[S3Server]:
-    """moto's S3 server on a free loopback port for the whole session (any keys work)."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield S3Server(f"127.0.0.1:{port}", "testing", "testing", False, "t")
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from repo_server.blobstore import (BlobStoreError, LocalBlobStore, MinioBlobStore, StagedFile,
+from repo_server.blobstore.minio_store import MinioBlobStore
+from repo_server.blobstore import (BlobStoreError, LocalBlobStore, StagedFile,
                                    blob_key, open_blobstore)
 from repo_server.config import Settings
 from repo_server.errors import ConfigError
