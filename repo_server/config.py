@@ -184,7 +184,7 @@ def describe() -> Iterator[SettingInfo]:
     """Every declared setting, in declaration order, for docs and `repo-server config`."""
     for f in dataclasses.fields(Settings):
         default = f.default
-        if isinstance(default, Path) and default.is_absolute():
-            default = "(packaged)"
+        if isinstance(default, Path):
+            default = "(packaged)" if default.is_absolute() else f"./{default}"
         yield SettingInfo(f.name, f.metadata["env"], str(default), f.metadata["help"],
                           f.metadata["choices"], f.metadata["secret"])

@@ -44,8 +44,12 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": settings.log_level,
-        "sendfile": True,
+        # No "sendfile" key: in gunicorn, giving that setting any value *disables* sendfile.
+        # We rely on the default (on) and a test checks it stays on.
         "forwarded_allow_ips": "127.0.0.1,::1",
+        # gunicorn's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every
+        # server of the same user (a second instance takes it over); we do not use it.
+        "control_socket_disable": True,
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path

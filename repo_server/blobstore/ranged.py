@@ -18,6 +18,12 @@ class RangeReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def fileno(self) -> int:
+        """The underlying descriptor, positioned at the range start: lets gunicorn sendfile a
+        range (it sends exactly Content-Length bytes from the current offset). Streams
+        without one (S3) raise, and are then read chunk by chunk."""
+        return self._inner.fileno()
+
     def read(self, size: int = -1) -> bytes:
         if self._left is None:
             return self._inner.read(size)

@@ -19,10 +19,13 @@ from typing import BinaryIO
 
 from repo_server.errors import IncompleteUpload, TooLarge
 
+from .writeback import start_writeback
+
 __all__ = ["Staging", "StagedFile", "HEAD_BYTES", "COPY_CHUNK"]
 
 HEAD_BYTES = 256 * 1024  # enough for libmagic to tell OOXML, OLE2, EPUB, media containers apart
 COPY_CHUNK = 1024 * 1024
+WRITEBACK_EVERY = 32 * 1024 * 1024  # see writeback.py
 
 
 class StagedFile:
@@ -45,6 +48,7 @@ class StagedFile:
         self.sha256: str | None = None
         self._hash = hashlib.sha256()
         self._head = bytearray()
+        self._written_back = 0  # bytes already handed to the kernel for writeback
 
     # -- the file-like surface the producers need ----------------------------------------
     def write(self, data: bytes) -> int:
@@ -60,6 +64,10 @@ class StagedFile:
         self._hash.update(data)
         self._file.write(data)
         self.size += n
+        if self.size - self._written_back >= WRITEBACK_EVERY:
+            self._file.flush()
+            start_writeback(self._file.fileno(), self._written_back, self.size - self._written_back)
+            self._written_back = self.size
         return n
 
     def seek(self, offset: int, whence: int = 0) -> int:

@@ -1,9 +1,11 @@
 """Seeding, editing and resolving the controlled vocabularies.
 
 `seed_vocabularies` is idempotent and never overwrites an administrator's edits: it only adds
-terms and aliases that are missing. `VocabIndex` is an in-memory snapshot (a few hundred
-rows) used to resolve what people type — names, codes, aliases, with or without spaces — to
-terms, and to suggest close matches when nothing fits.
+terms and aliases that are missing. `VocabIndex` is an immutable in-memory snapshot (a few
+hundred `Term`s, plain frozen data, no database session attached) used to resolve what
+people type — names, codes, aliases, with or without spaces — to terms, and to suggest close
+matches when nothing fits. Because it holds no ORM objects, one snapshot can serve a whole
+bulk import instead of being reloaded for every file.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import difflib
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -22,9 +26,38 @@ from repo_server.errors import InvalidInput, UnknownTerm
 
 from .terms import SCHEMES, VocabAlias, VocabTerm, term_key
 
-__all__ = ["seed_vocabularies", "VocabIndex", "add_term", "add_alias"]
+__all__ = ["seed_vocabularies", "VocabIndex", "Term", "Alias", "add_term", "add_alias"]
 
 _CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4"}
+
+
+@dataclass(frozen=True)
+class Alias:
+    alias: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Term:
+    """A vocabulary term as the rest of the application sees it: immutable, session-free."""
+
+    id: int
+    scheme: str
+    code: str
+    name: str
+    key: str
+    position: int
+    data: Mapping[str, Any]
+    aliases: tuple[Alias, ...]
+
+    @classmethod
+    def of(cls, row: VocabTerm) -> "Term":
+        return cls(id=row.id, scheme=row.scheme, code=row.code, name=row.name, key=row.key,
+                   position=row.position, data=MappingProxyType(dict(row.data or {})),
+                   aliases=tuple(Alias(a.alias, a.key) for a in row.aliases))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "name": self.name}
 
 
 def _derived_code(prefix: str, name: str) -> str:
@@ -115,7 +148,7 @@ def add_term(session: Session, scheme: str, name: str, *, code: str | None = Non
 
 def add_alias(session: Session, scheme: str, term_text: str, alias: str) -> VocabTerm:
     """Teach the vocabulary another name for an existing term."""
-    term = VocabIndex.load(session).resolve(scheme, term_text)
+    term = session.get(VocabTerm, VocabIndex.load(session).resolve(scheme, term_text).id)
     key = term_key(alias)
     if not key:
         raise InvalidInput("an alias cannot be empty", field="alias")
@@ -129,11 +162,11 @@ def add_alias(session: Session, scheme: str, term_text: str, alias: str) -> Voca
 class VocabIndex:
     """Snapshot of all active terms with their aliases, for resolving user input."""
 
-    def __init__(self, terms: list[VocabTerm]) -> None:
-        self._terms: dict[str, list[VocabTerm]] = defaultdict(list)
-        self._by_key: dict[tuple[str, str], VocabTerm] = {}
-        self._by_code: dict[tuple[str, str], VocabTerm] = {}
-        self._by_alias: dict[tuple[str, str], list[VocabTerm]] = defaultdict(list)
+    def __init__(self, terms: Iterable[Term]) -> None:
+        self._terms: dict[str, list[Term]] = defaultdict(list)
+        self._by_key: dict[tuple[str, str], Term] = {}
+        self._by_code: dict[tuple[str, str], Term] = {}
+        self._by_alias: dict[tuple[str, str], list[Term]] = defaultdict(list)
         for term in sorted(terms, key=lambda t: (t.scheme, t.position, t.id)):
             self._terms[term.scheme].append(term)
             self._by_key[(term.scheme, term.key)] = term
@@ -143,17 +176,17 @@ class VocabIndex:
 
     @classmethod
     def load(cls, session: Session) -> "VocabIndex":
-        terms = session.scalars(select(VocabTerm).where(VocabTerm.active.is_(True))
-                                .options(selectinload(VocabTerm.aliases))).all()
-        return cls(list(terms))
+        rows = session.scalars(select(VocabTerm).where(VocabTerm.active.is_(True))
+                               .options(selectinload(VocabTerm.aliases))).all()
+        return cls(Term.of(row) for row in rows)
 
-    def terms(self, scheme: str) -> list[VocabTerm]:
+    def terms(self, scheme: str) -> list[Term]:
         return list(self._terms.get(scheme, []))
 
-    def by_id(self, term_id: int) -> VocabTerm | None:
+    def by_id(self, term_id: int) -> Term | None:
         return next((t for ts in self._terms.values() for t in ts if t.id == term_id), None)
 
-    def find_exact(self, scheme: str, text: str, *, stage: str | None = None) -> VocabTerm | None:
+    def find_exact(self, scheme: str, text: str, *, stage: str | None = None) -> Term | None:
         """Name, then code, then alias; an alias shared by several terms is settled by the
         stage code (信息技术 in 高中 is 信息技术, elsewhere 信息科技). None when nothing fits."""
         key = term_key(text)
@@ -177,7 +210,7 @@ class VocabIndex:
                 field=scheme, suggestions=[t.name for t in candidates])
         return None
 
-    def resolve(self, scheme: str, text: str, *, stage: str | None = None) -> VocabTerm:
+    def resolve(self, scheme: str, text: str, *, stage: str | None = None) -> Term:
         """Like find_exact, but an unknown term is an error that suggests close matches."""
         if scheme not in SCHEMES:
             raise InvalidInput(f"unknown vocabulary {scheme!r}", field=scheme)
@@ -192,7 +225,7 @@ class VocabIndex:
                           suggestions=suggestions)
 
 
-def _fits_stage(term: VocabTerm, stage: str) -> bool:
+def _fits_stage(term: Term, stage: str) -> bool:
     """Whether a term belongs to a stage; terms that say nothing about stages fit all."""
     data = term.data or {}
     if "stage" not in data and "stages" not in data:

@@ -44,15 +44,19 @@ _TEXT_FIELDS = ("title", "description", "creator", "publisher", "language", "lic
 
 def ingest(svc: Services, actor: Actor, staged: StagedFile, filename: str | None,
            metadata: Mapping[str, Any], *, allow_duplicate: bool = False,
-           org_id: int | None = None) -> dict[str, Any]:
-    """Store an uploaded file as a new resource; return its view. Consumes `staged`."""
+           org_id: int | None = None, vocab: VocabIndex | None = None) -> dict[str, Any]:
+    """Store an uploaded file as a new resource; return its view. Consumes `staged`.
+
+    `vocab` lets a caller that ingests many files (bulk import) resolve against one
+    vocabulary snapshot instead of loading it for every file.
+    """
     try:
         require_uploader(actor)
         name = clean_filename(filename)
         sha256 = staged.finish()
         sniffed = check_acceptable(staged.head, staged.size, name, staged.path)
         with svc.catalog.write() as session:
-            fields = parse_metadata(metadata, VocabIndex.load(session))
+            fields = parse_metadata(metadata, vocab or VocabIndex.load(session))
             owner_org = _owning_org(session, actor, org_id)
             claim_blob(session, sha256, size=staged.size, mime=sniffed.mime, filename=name)
             if not allow_duplicate:
@@ -106,11 +110,10 @@ def _apply(resource: Resource, fields: Mapping[str, Any], filename: str) -> set[
     """Set validated fields on a resource; return the names whose value changed."""
     changed: set[str] = set()
     for name, value in fields.items():
-        if name in VOCAB_FIELDS:
+        if name in VOCAB_FIELDS:  # by id: terms are session-free snapshots (catalog.vocab.Term)
             term_id = value.id if value is not None else None
             if getattr(resource, f"{name}_id") != term_id:
                 setattr(resource, f"{name}_id", term_id)
-                setattr(resource, name, value)
                 changed.add(name)
         elif name == "tags":
             if resource.tags != sorted(value):
@@ -162,6 +165,8 @@ def update_resource(svc: Services, actor: Actor, resource_id: str,
             op = "visibility" if changed & {"visibility", "status"} else "update"
             record_change(session, resource.id, op, actor.user_id)
         session.flush()
+        # Reload the classification relationships whose ids changed above.
+        session.expire(resource, [name for name in changed if name in VOCAB_FIELDS])
         return resource_view(session, resource)
 
 

@@ -19,7 +19,7 @@ def list_vocabularies(svc: Services) -> dict[str, Any]:
         index = VocabIndex.load(session)
         return {scheme: {"label": label, "terms": [
             {"code": t.code, "name": t.name, "aliases": [a.alias for a in t.aliases],
-             **({"stage": t.data["stage"]} if "stage" in (t.data or {}) else {})}
+             **({"stage": t.data["stage"]} if "stage" in t.data else {})}
             for t in index.terms(scheme)]} for scheme, label in SCHEMES.items()}
 
 

@@ -14,6 +14,7 @@ from typing import IO
 from flask import Request, current_app, g
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from repo_server.blobstore import StagedFile
 from repo_server.errors import IncompleteUpload, InvalidInput, TooLarge
@@ -21,7 +22,31 @@ from repo_server.errors import IncompleteUpload, InvalidInput, TooLarge
 __all__ = ["StagingRequest", "received_file", "discard_staged_files"]
 
 
+class StagingFormDataParser(FormDataParser):
+    """werkzeug's parser reading the body in 256 KiB steps instead of 64 KiB.
+
+    gunicorn re-copies its read-ahead buffer on every read, so small reads cost a multiple
+    of the upload in memcpy (measured: a third of the worker's CPU on a 2 GB upload). The
+    step must stay below MAX_FORM_MEMORY_SIZE, which werkzeug also applies to its buffer.
+    """
+
+    BUFFER_SIZE = 256 * 1024
+
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        parser = MultiPartParser(stream_factory=self.stream_factory,
+                                 max_form_memory_size=self.max_form_memory_size,
+                                 max_form_parts=self.max_form_parts, cls=self.cls,
+                                 buffer_size=self.BUFFER_SIZE)
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
 class StagingRequest(Request):
+    form_data_parser_class = StagingFormDataParser
+
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
         services = current_app.extensions["repo"]
@@ -39,8 +64,13 @@ def received_file(request: Request, field: str = "file") -> tuple[StagedFile, st
     try:
         files = request.files
     except RequestEntityTooLarge:
-        raise TooLarge("the upload is larger than the limit of "
-                       f"{request.max_content_length:,} bytes") from None
+        declared = request.content_length
+        if declared is None or declared > request.max_content_length:
+            raise TooLarge("the upload is larger than the limit of "
+                           f"{request.max_content_length:,} bytes") from None
+        # A body within the limit refused anyway: a text field (or the number of fields).
+        raise InvalidInput("a form field is too large or the form has too many fields; "
+                           f"text fields are limited to {request.max_form_memory_size:,} bytes") from None
     except ClientDisconnected:
         raise IncompleteUpload("the upload ended before all of it arrived (connection dropped "
                                "or cancelled); nothing was stored, please send it again") from None

@@ -8,7 +8,6 @@ MinIO when REPO_TEST_MINIO_URL is set. Every test gets a fresh bucket or directo
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,8 +15,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import urllib3
-from minio import Minio
 
 from tests.support import REGION, S3Server, free_port
 from repo_server.blobstore.minio_store import MinioBlobStore

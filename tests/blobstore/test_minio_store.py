@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path

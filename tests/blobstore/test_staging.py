@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from repo_server.blobstore import Staging
-from repo_server.blobstore.staging import HEAD_BYTES
+from repo_server.blobstore.staging import HEAD_BYTES, WRITEBACK_EVERY
+from repo_server.blobstore.writeback import start_writeback
 from repo_server.errors import IncompleteUpload, TooLarge
 
 
@@ -122,3 +123,19 @@ def test_head_keeps_first_bytes(staging: Staging, size: int) -> None:
         staged.write(data[offset:offset + 100_000])
     assert staged.head == data[:HEAD_BYTES]
     assert len(staged.head) == min(size, HEAD_BYTES)
+
+
+def test_large_files_are_written_back_while_received(tmp_path: Path) -> None:
+    """Past WRITEBACK_EVERY the kernel is asked to start writing; the content is unchanged."""
+    staged = Staging(tmp_path).new()
+    chunk = bytes(range(256)) * 4096
+    digest = hashlib.sha256()
+    for _ in range(WRITEBACK_EVERY // len(chunk) + 3):
+        staged.write(chunk)
+        digest.update(chunk)
+    assert staged._written_back >= WRITEBACK_EVERY
+    assert staged.finish() == digest.hexdigest()
+    assert staged.path.stat().st_size == staged.size
+    with open(staged.path, "rb") as handle:
+        assert start_writeback(handle.fileno(), 0, 4096) is True  # available on Linux
+    staged.discard()

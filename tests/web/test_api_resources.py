@@ -110,3 +110,11 @@ def test_healthz(client, world) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "catalog": "ok", "blobstore": "ok"}
+
+
+def test_oversized_text_field_is_named_as_such(api) -> None:
+    form = upload_form(b"%PDF-1.4 f", "f.pdf", description="长" * 200_000)  # 600 KB of text
+    response = api("school_editor").post("/api/v1/resources", data=form,
+                                         content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "form field" in response.get_json()["message"]
