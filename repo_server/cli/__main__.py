@@ -1,0 +1,5 @@
+"""`python -m repo_server.cli`."""
+
+from . import main
+
+main()
