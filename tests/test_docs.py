@@ -23,8 +23,8 @@ def test_readme_commands_exist_and_ci_runs_the_test_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"## Two commands.*?```sh\n(.*?)```", readme, re.DOTALL).group(1)
     commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
-    assert commands == ["scripts/demo", "scripts/test"]
+    assert commands == ["./scripts/demo", "./scripts/test"]
     for command in commands:
         assert (ROOT / command).stat().st_mode & 0o111, f"{command} is not executable"
     ci = (ROOT / ".ci" / "run").read_text()
-    assert ci.rstrip().splitlines()[-1] == "scripts/test"
+    assert ci.rstrip().splitlines()[-1] == "./scripts/test"

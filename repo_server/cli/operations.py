@@ -49,7 +49,11 @@ def show_config() -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Run the web server (gunicorn, threaded workers)."""
     settings = Settings.from_env()
-    open_services().close()  # fail here, clearly, if the catalog is not initialised
+    services = open_services()  # fail here, clearly, if the catalog is not initialised
+    removed = services.staging.sweep()  # uploads a crashed worker left behind (> 24 h old)
+    if removed:
+        click.echo(f"removed {removed} stale partial uploads from {settings.staging_dir}", err=True)
+    services.close()
     run(settings, host, port)
 
 

@@ -122,11 +122,13 @@ def send_download(resource_id: str, *, inline: bool):
     svc, actor = _svc(), current_actor()
     target = download_target(svc, actor, resource_id)
     presigned = None
-    if svc.settings.s3_download == "redirect" and request.method == "GET":
+    # Active content is never redirected: S3 cannot add nosniff and the sandbox policy.
+    if svc.settings.s3_download == "redirect" and request.method == "GET" and not target.active:
         presigned = svc.blobs.presigned_url(target.sha256, filename=target.filename,
                                             mime=target.mime)
     if presigned:
-        if "Range" not in request.headers:
+        requested = request.range
+        if requested is None or requested.ranges[0][0] == 0:  # same rule as blob_response
             _count(target)
         return redirect(presigned, code=302)
     response, first_byte = blob_response(

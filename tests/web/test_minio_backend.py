@@ -66,3 +66,15 @@ def test_refused_upload_leaves_nothing_in_the_bucket(s3_app) -> None:
 
 def _token(services: Services) -> str:
     return create_token(services, "school_editor", "s3 test")
+
+
+def test_active_content_is_never_redirected(s3_app, corpus) -> None:
+    app, services = s3_app
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {_token(services)}"}
+    body = client.post("/api/v1/resources", headers=headers, content_type="multipart/form-data",
+                       data=upload_form(corpus("svgTestOne.svg"), "图.svg")).get_json()
+    response = client.get(body["download_url"], headers=headers)
+    assert response.status_code == 200  # proxied in both modes
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in response.headers["Content-Security-Policy"]
