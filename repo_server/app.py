@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # Chinese stays readable in API answers
+    app.json.sort_keys = False     # facet values keep their order (学段 by vocabulary order)
     app.extensions["repo"] = services
     web.register(app)
     if settings.proxy_hops:

@@ -99,6 +99,28 @@ class Settings:
         "REPO_THREADS", 16,
         "Threads per worker: each slow download or upload holds one for its duration.",
         parse=_positive_int)
+    search_engine: str = _setting(
+        "REPO_SEARCH_ENGINE", "whoosh",
+        "Full-text engine: 'whoosh' (pure Python, libraries up to ~100,000 items) or "
+        "'tantivy' (embedded Rust engine, up to ~1,000,000 items). Switching needs "
+        "`repo-server index rebuild`.",
+        choices=("whoosh", "tantivy"))
+    background_work: bool = _setting(
+        "REPO_BACKGROUND_WORK", True,
+        "Let the web workers keep the search index and extracted texts up to date (one worker, "
+        "elected by a file lock, does it). Turn off when `repo-server index run` runs as its "
+        "own service.", parse=_bool)
+    extract_timeout: int = _setting(
+        "REPO_EXTRACT_TIMEOUT", 120,
+        "Seconds one text extraction may take (LibreOffice conversions included) before it is "
+        "recorded as failed.", parse=_positive_int)
+    extract_max_chars: int = _setting(
+        "REPO_EXTRACT_MAX_CHARS", 100_000,
+        "Extracted text kept per resource, in characters (indexed and shipped to mirrors).",
+        parse=_positive_int)
+    soffice: str = _setting(
+        "REPO_SOFFICE", "soffice",
+        "LibreOffice's command, for text from legacy DOC/PPT/XLS/WPS files.")
     proxy_hops: int = _setting(
         "REPO_PROXY_HOPS", 0,
         "How many reverse proxies (nginx) sit in front and set X-Forwarded-For/-Proto/-Host; "
@@ -127,6 +149,11 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def index_dir(self) -> Path:
+        """Search index generations of the configured engine (one directory per engine)."""
+        return self.data_dir / "index" / self.search_engine
 
     @property
     def staging_dir(self) -> Path:

@@ -8,11 +8,13 @@ own app after the fork, so no database connection is shared between processes.
 
 from __future__ import annotations
 
+import atexit
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from repo_server.app import create_app
+from repo_server.services.background import BackgroundWork
 from repo_server.config import Settings
 
 __all__ = ["RepoServer", "serve"]
@@ -29,7 +31,13 @@ class RepoServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.settings)
+        """Runs in each worker after the fork: the app, and its background work (only the
+        worker that wins the locks actually writes the index or extracts texts)."""
+        app = create_app(self.settings)
+        if self.settings.background_work:
+            work = BackgroundWork(app.extensions["repo"]).start()
+            atexit.register(work.stop)
+        return app
 
 
 def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:

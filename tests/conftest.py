@@ -273,6 +273,7 @@ def live_server(services: Services, tmp_path: Path, request) -> Iterator[LiveSer
             pytest.fail(f"repo-server serve did not start:\n{log.read_text()}", pytrace=False)
         time.sleep(0.1)
     yield LiveServer(url=url, host="127.0.0.1", port=port, log=log)
+    print(f"--- {log} (last 5,000 characters) ---\n{log.read_text()[-5000:]}")  # shown on failure
     process.terminate()
     try:
         process.wait(timeout=15)

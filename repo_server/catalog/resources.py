@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, new_id, utcnow
 from .people import Organisation, User
 from .terms import VocabTerm
 
-__all__ = ["Blob", "Resource", "ResourceTag", "Derivative", "VISIBILITIES", "STATUSES",
-           "DERIVATIVE_STATES", "CLASSIFICATION_SCHEMES"]
+__all__ = ["Blob", "BlobText", "Resource", "ResourceTag", "Derivative", "VISIBILITIES", "STATUSES",
+           "DERIVATIVE_STATES", "TEXT_STATES", "CLASSIFICATION_SCHEMES"]
 
 VISIBILITIES = ("public", "organisation", "private")
 STATUSES = ("draft", "published")
 DERIVATIVE_STATES = ("queued", "running", "done", "failed")
+TEXT_STATES = ("done", "empty", "failed", "unsupported")
 # resource attribute → vocabulary scheme
 CLASSIFICATION_SCHEMES = {
     "stage": "stage", "grade": "grade", "subject": "subject",
@@ -41,6 +42,24 @@ class Blob(Base):
     mime: Mapped[str] = mapped_column(String(127))  # sniffed from the content
     original_filename: Mapped[str] = mapped_column(String(255), default="")  # first name seen
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BlobText(Base):
+    """The text extracted from a blob for search, capped, shipped to mirrors with the
+    resource so a school server never needs LibreOffice. One row per blob: identical
+    uploads share it. A failure is recorded here (status, message), never fatal."""
+
+    __tablename__ = "blob_texts"
+    __table_args__ = (CheckConstraint(f"status IN {TEXT_STATES!r}", name="status"),)
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(Text, default="")
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    extractor: Mapped[str] = mapped_column(String(40), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    extracted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Resource(Base):
@@ -78,6 +97,7 @@ class Resource(Base):
     blob_sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     format: Mapped[str] = mapped_column(String(20), default="")  # family: document, video, …
+    download_count: Mapped[int] = mapped_column(Integer, default=0)  # real downloads, bots excluded
     # Lifecycle
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -6,7 +6,7 @@ Built once per process by `create_app` or the CLI (`Services.open`), never at im
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from repo_server.blobstore import BlobStore, Staging, open_blobstore
@@ -24,6 +24,8 @@ class Services:
     catalog: Catalog
     blobs: BlobStore
     staging: Staging
+    # Per-process objects built on first use (search index, analyzer …): see search_tools.py.
+    cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":
@@ -50,4 +52,7 @@ class Services:
         return path.read_text().strip()
 
     def close(self) -> None:
+        index = self.cache.pop("search_index", None)
+        if index is not None:
+            index.close()
         self.catalog.dispose()

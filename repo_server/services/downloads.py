@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.models import DownloadEvent, Resource
@@ -70,8 +70,11 @@ def record_download(svc: Services, actor: Actor, target: DownloadTarget, *, clie
             DownloadEvent.at > now - REPEAT_WINDOW).limit(1))
         if recent is not None:
             return False
+        bot = is_bot(user_agent)
         session.add(DownloadEvent(resource_id=target.resource_id, profile=target.profile,
                                   user_id=actor.user_id, org_id=actor.org_id, at=now,
-                                  client=client[:64], user_agent=user_agent[:300],
-                                  is_bot=is_bot(user_agent)))
+                                  client=client[:64], user_agent=user_agent[:300], is_bot=bot))
+        if not bot:  # what "most downloaded" sorts by: people, not crawlers
+            session.execute(update(Resource).where(Resource.id == target.resource_id)
+                            .values(download_count=Resource.download_count + 1))
     return True

@@ -7,7 +7,8 @@
   "organisation" and belong to their organisation or one above it (a county's item reaches
   the county's schools; a school's item stays in the school); plus their own.
 - anonymous visitors: published public items, when REPO_PUBLIC_ACCESS is on.
-`can_view` and `visible_clause` must agree; tests check them against each other.
+`can_view`, `visible_clause` (SQL) and `access_filter` (search-index terms) must agree; tests
+check them against each other.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from repo_server.catalog.models import Organisation, Resource
 from repo_server.errors import AuthenticationRequired, NotFound, PermissionDenied
+from repo_server.indexer import AccessFilter
 
 from .actor import Actor
 
-__all__ = ["can_view", "can_edit", "visible_clause", "require_uploader", "require_view",
-           "require_edit"]
+__all__ = ["can_view", "can_edit", "visible_clause", "access_filter", "require_uploader",
+           "require_view", "require_edit"]
 
 
 def _manages(actor: Actor, resource: Resource) -> bool:
@@ -73,6 +75,17 @@ def visible_clause(actor: Actor, *, public_access: bool = True) -> ColumnElement
         managed = select(Organisation.id).where(Organisation.path.startswith(actor.org_path))
         options.append(Resource.org_id.in_(managed))
     return and_(live, or_(*options) if options else false())
+
+
+def access_filter(actor: Actor, *, public_access: bool = True) -> AccessFilter:
+    """The same rule as index terms, so search filters inside the engine (counts included)."""
+    if actor.is_admin:
+        return AccessFilter(admin=True)
+    return AccessFilter(
+        public=public_access or not actor.anonymous,
+        org_ids=tuple(str(i) for i in actor.org_ancestor_ids),
+        owner_id=str(actor.user_id) if actor.user_id is not None else None,
+        managed_org_id=str(actor.org_id) if actor.is_editor and actor.org_id is not None else None)
 
 
 def require_uploader(actor: Actor) -> None:

@@ -7,11 +7,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from repo_server.catalog.models import Derivative, Resource
+from repo_server.catalog.models import BlobText, Derivative, Resource
 
 from .fields import VOCAB_FIELDS
 
-__all__ = ["resource_view"]
+
+def text_state(session: Session, sha256: str) -> dict:
+    """The extraction state shown with a resource: pending, done, empty, failed, unsupported."""
+    row = session.get(BlobText, sha256)
+    if row is None:
+        return {"status": "pending"}
+    return {"status": row.status, "chars": row.chars, "truncated": row.truncated,
+            "message": row.message}
+
+__all__ = ["resource_view", "text_state"]
 
 
 def _iso(value) -> str | None:
@@ -49,6 +58,7 @@ def resource_view(session: Session, r: Resource, *, with_derivatives: bool = Tru
         "updated_at": _iso(r.updated_at),
     })
     if with_derivatives:
+        view["text"] = text_state(session, r.blob_sha256)
         rows = session.scalars(select(Derivative).where(Derivative.source_sha256 == r.blob_sha256)
                                .order_by(Derivative.profile)).all()
         view["derivatives"] = [{"profile": d.profile, "status": d.status, "message": d.message,

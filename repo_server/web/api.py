@@ -13,9 +13,12 @@ from flask import Blueprint, current_app, g, jsonify, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from repo_server.errors import InvalidInput
+from repo_server.indexer import FACET_FIELDS
 from repo_server.services import resources as resource_service
+from repo_server.services import searching
 from repo_server.services.downloads import download_target, record_download
 from repo_server.services.maintenance import health
+from repo_server.services.searching import InvalidQuery, SearchParams
 from repo_server.services.vocabularies import list_vocabularies
 
 from .auth import current_actor
@@ -24,7 +27,7 @@ from .files import blob_response
 from .openapi import openapi_document
 from .uploads import received_file
 
-__all__ = ["bp", "health_bp", "with_links", "form_metadata", "send_download"]
+__all__ = ["bp", "health_bp", "with_links", "form_metadata", "send_download", "search_params"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
@@ -143,6 +146,28 @@ def send_download(resource_id: str, *, inline: bool):
 def _count(target) -> None:
     record_download(_svc(), current_actor(), target, client=request.remote_addr or "",
                     user_agent=request.headers.get("User-Agent", ""))
+
+
+def search_params(args) -> SearchParams:
+    """SearchParams from a query string; filters may repeat (subject=数学&subject=物理)."""
+    try:
+        page = int(args.get("page", 1))
+        per_page = int(args.get("per_page", 20))
+    except ValueError:
+        raise InvalidQuery("page and per_page must be whole numbers") from None
+    filters = {name: tuple(args.getlist(name)) for name in FACET_FIELDS if args.getlist(name)}
+    return SearchParams(q=args.get("q", ""), filters=filters, sort=args.get("sort", "relevance"),
+                        page=page, per_page=per_page)
+
+
+@bp.get("/search")
+def search():
+    unknown = set(request.args) - {"q", "sort", "page", "per_page", *FACET_FIELDS}
+    if unknown:
+        raise InvalidQuery(f"unknown parameter {sorted(unknown)[0]!r}")
+    answer = searching.search(_svc(), current_actor(), search_params(request.args))
+    answer["hits"] = [with_links(hit) for hit in answer["hits"]]
+    return jsonify(answer)
 
 
 @bp.get("/vocabularies")

@@ -12,6 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from repo_server import errors as e
+from repo_server.services.searching import InvalidQuery
 
 __all__ = ["register_error_handlers", "status_for", "wants_json"]
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Most specific first.
 _STATUS: tuple[tuple[type[e.RepoError], int], ...] = (
+    (InvalidQuery, 400),
     (e.TooLarge, 413),
     (e.IncompleteUpload, 400),
     (e.EmptyFile, 422),

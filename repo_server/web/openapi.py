@@ -111,6 +111,28 @@ def openapi_document() -> dict[str, Any]:
                                       "304": {"description": "Not modified"},
                                       "404": not_found,
                                       "416": {"description": "Range not satisfiable"}}}},
+            "/api/v1/search": {
+                "get": {"summary": "Full-text search with facets, permission-filtered",
+                        "description": "Chinese full text over titles, descriptions, tags, "
+                                       "classification and extracted text; pinyin (gougu, ggdl), "
+                                       "traditional characters and vocabulary aliases work. "
+                                       "Facet counts for a filtered field ignore that field's "
+                                       "own filter. Only the first 10,000 results can be paged.",
+                        "parameters": [
+                            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+                            *({"name": f, "in": "query", "style": "form", "explode": True,
+                               "description": "Filter; repeat for any-of. Names, codes or aliases.",
+                               "schema": {"type": "array", "items": {"type": "string"}}}
+                              for f in ("stage", "grade", "subject", "edition", "volume", "type",
+                                        "format", "org")),
+                            {"name": "sort", "in": "query",
+                             "schema": {"type": "string", "enum": ["relevance", "newest", "downloads"]}},
+                            {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                            {"name": "per_page", "in": "query",
+                             "schema": {"type": "integer", "minimum": 1, "maximum": 100}}],
+                        "responses": {"200": {"description": "Results", "content": {
+                            "application/json": {"schema": _ref("SearchResults")}}},
+                            "400": _error("Query too long, unknown filter value, paging too deep")}}},
             "/api/v1/vocabularies": {
                 "get": {"summary": "Controlled vocabularies with aliases",
                         "responses": {"200": {"description": "Schemes and their terms"}}}},
@@ -128,6 +150,17 @@ def openapi_document() -> dict[str, Any]:
                     "error": {"type": "string"}, "message": {"type": "string"},
                     "field": {"type": "string"}}},
                 "Resource": {"type": "object", "properties": resource_props},
+                "SearchResults": {"type": "object", "properties": {
+                    "query": {"type": "string"}, "total": {"type": "integer"},
+                    "page": {"type": "integer"}, "per_page": {"type": "integer"},
+                    "sort": {"type": "string"}, "relaxed": {"type": "boolean"},
+                    "did_you_mean": {"type": ["string", "null"]},
+                    "facets": {"type": "object", "additionalProperties": {
+                        "type": "object", "additionalProperties": {"type": "integer"}}},
+                    "hits": {"type": "array", "items": {"allOf": [_ref("Resource"), {
+                        "type": "object", "properties": {
+                            "title_html": {"type": "string"}, "snippet": {"type": "string"},
+                            "download_count": {"type": "integer"}}}]}}}},
                 "ResourcePage": {"type": "object", "properties": {
                     "total": {"type": "integer"}, "page": {"type": "integer"},
                     "per_page": {"type": "integer"},

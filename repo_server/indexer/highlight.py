@@ -1,0 +1,98 @@
+"""Highlighted snippets, made from the original text (not from an engine's index), so both
+engines produce the same snippets and teachers see their own characters — traditional stays
+traditional, PEP stays upper-case — while matching uses the normalised forms.
+
+Output is HTML: the text is escaped and matches are wrapped in <mark>.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from typing import Iterable
+
+from .analysis import Analyzer
+
+__all__ = ["Highlighter"]
+
+
+class Highlighter:
+    def __init__(self, analyzer: Analyzer) -> None:
+        self._analyzer = analyzer
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one highlighter per process, bounded cache
+    def _fold(self, ch: str) -> str:
+        return self._analyzer.normalize(ch)
+
+    def _folded(self, text: str) -> tuple[str, list[int]]:
+        """The normalised text and, for each of its characters, the original index."""
+        out: list[str] = []
+        origin: list[int] = []
+        for index, ch in enumerate(text):
+            folded = self._fold(ch)
+            out.append(folded)
+            origin.extend([index] * len(folded))
+        return "".join(out), origin
+
+    @staticmethod
+    def _matches(folded: str, tokens: list[str]) -> list[tuple[int, int, str]]:
+        """Non-overlapping (start, end, token) occurrences, longest tokens first."""
+        taken = [False] * len(folded)
+        found = []
+        for token in sorted(tokens, key=len, reverse=True):
+            start = folded.find(token)
+            while start != -1:
+                end = start + len(token)
+                if not any(taken[start:end]):
+                    found.append((start, end, token))
+                    for i in range(start, end):
+                        taken[i] = True
+                start = folded.find(token, end)
+        return sorted(found)
+
+    def _tokens(self, tokens: Iterable[str]) -> list[str]:
+        return [t for t in set(tokens) if len(t) > 1 or not t.isascii()]
+
+    def mark(self, text: str, tokens: Iterable[str]) -> str:
+        """All of `text`, escaped, with every match marked (for titles)."""
+        return self._render(text, 0, len(text), tokens)
+
+    def snippet(self, text: str, tokens: Iterable[str], width: int = 120) -> str:
+        """The `width` characters of `text` with the most distinct matches, escaped and
+        marked; the start of the text when nothing matches."""
+        if not text:
+            return ""
+        folded, origin = self._folded(text)
+        matches = self._matches(folded, self._tokens(tokens))
+        if not matches:
+            end = min(len(text), width)
+            return html.escape(text[:end]) + ("…" if end < len(text) else "")
+        best_start, best_score = 0, -1
+        for start, _, _ in matches:
+            window_start = max(0, origin[start] - width // 4)
+            inside = {tok for s, e, tok in matches if window_start <= origin[s] and
+                      origin[e - 1] < window_start + width}
+            if len(inside) > best_score:
+                best_start, best_score = window_start, len(inside)
+        end = min(len(text), best_start + width)
+        return self._render(text, best_start, end, tokens)
+
+    def _render(self, text: str, start: int, end: int, tokens: Iterable[str]) -> str:
+        folded, origin = self._folded(text)
+        spans: list[list[int]] = []
+        for s, e, _ in self._matches(folded, self._tokens(tokens)):
+            first, last = origin[s], origin[e - 1] + 1
+            if first < start or last > end or (spans and first < spans[-1][1]):
+                continue
+            if spans and first == spans[-1][1]:
+                spans[-1][1] = last  # touching matches read as one: 配 + 方法 → 配方法
+            else:
+                spans.append([first, last])
+        parts, cursor = [], start
+        for first, last in spans:
+            parts += [html.escape(text[cursor:first]), "<mark>", html.escape(text[first:last]), "</mark>"]
+            cursor = last
+        parts.append(html.escape(text[cursor:end]))
+        prefix = "…" if start > 0 else ""
+        suffix = "…" if end < len(text) else ""
+        return prefix + "".join(parts) + suffix

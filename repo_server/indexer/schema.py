@@ -1,0 +1,47 @@
+"""The search schema, declared once for every engine.
+
+A `SearchDocument` is what the services layer hands the index for one resource: text fields
+already segmented by the shared Analyzer (tokens joined by single spaces), keyword fields
+for facets and permissions, and numbers for sorting. Engines map these fields to their own
+types; nothing else about the schema lives in engine code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["SearchDocument", "TEXT_FIELDS", "TEXT_BOOSTS", "PINYIN_FIELD", "PINYIN_BOOST",
+           "SOUNDS_FIELD", "FACET_FIELDS", "ACCESS_FIELDS", "SORTS", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+# Full-text fields and how much a match in each counts (title first, body text last).
+TEXT_BOOSTS = {"title": 5.0, "labels": 2.0, "tags": 2.0, "description": 1.5, "body": 1.0}
+TEXT_FIELDS = tuple(TEXT_BOOSTS)
+PINYIN_FIELD, PINYIN_BOOST = "pinyin", 3.0
+SOUNDS_FIELD = "sounds"          # "gougudingli:勾股定理": homophone lookups for "did you mean"
+# Facet fields hold vocabulary codes (stage, grade, …), the format family and the org id.
+FACET_FIELDS = ("stage", "grade", "subject", "edition", "volume", "type", "format", "org")
+# Permission fields, filtered inside the engine (see query.AccessFilter).
+ACCESS_FIELDS = ("visibility", "status", "org_id", "owner_id", "org_path")
+SORTS = ("relevance", "newest", "downloads")
+
+
+@dataclass(frozen=True)
+class SearchDocument:
+    id: str
+    title: str = ""            # segmented tokens, space-separated
+    labels: str = ""           # classification names and their aliases, segmented
+    tags: str = ""
+    description: str = ""
+    body: str = ""             # extracted text
+    pinyin: str = ""
+    sounds: str = ""
+    facets: dict[str, str] = field(default_factory=dict)   # FACET_FIELDS → code ("" = none)
+    visibility: str = "public"
+    status: str = "published"
+    org_id: str = ""
+    owner_id: str = ""
+    org_path: tuple[str, ...] = ()   # ids of the owning organisation and those above it
+    created: int = 0                 # epoch seconds
+    downloads: int = 0

@@ -1,0 +1,182 @@
+"""TantivyEngine: the embedded Rust engine for large libraries (up to ~1,000,000 items).
+
+Text fields use tantivy's whitespace tokenizer over our pre-segmented tokens (term
+frequencies, no positions: we never run phrase queries). Facet fields are raw fast fields
+counted with a terms aggregation; permissions and filters are constant-score clauses so they
+narrow results without changing their order.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterable
+
+import tantivy
+from tantivy import Occur, Query
+
+from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
+from .schema import (FACET_FIELDS, PINYIN_BOOST, PINYIN_FIELD, SOUNDS_FIELD, TEXT_BOOSTS,
+                     SearchDocument)
+
+__all__ = ["TantivyEngine"]
+
+_WRITER_HEAP = 128 * 1024 * 1024
+_FACET_SIZE = 500
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    for name in (*TEXT_BOOSTS, PINYIN_FIELD, SOUNDS_FIELD):
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    for name in FACET_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
+    for name in ("visibility", "status", "org_id", "owner_id", "org_path"):
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    builder.add_integer_field("created", fast=True, indexed=True)
+    builder.add_integer_field("downloads", fast=True, indexed=True)
+    return builder.build()
+
+
+class TantivyEngine:
+    name = "tantivy"
+
+    def create(self, path: Path) -> None:
+        tantivy.Index(_schema(), path=str(path), reuse=False)
+
+    def open_reader(self, path: Path) -> "TantivyReader":
+        return TantivyReader(tantivy.Index.open(str(path)))
+
+    def open_writer(self, path: Path) -> "TantivyWriter":
+        return TantivyWriter(tantivy.Index.open(str(path)))
+
+
+class TantivyWriter:
+    def __init__(self, index: tantivy.Index) -> None:
+        self._writer = index.writer(_WRITER_HEAP, 1)
+
+    def upsert(self, docs: Iterable[SearchDocument]) -> None:
+        for doc in docs:
+            self._writer.delete_documents_by_term("id", doc.id)
+            self._writer.add_document(_document(doc))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        for doc_id in ids:
+            self._writer.delete_documents_by_term("id", doc_id)
+
+    def commit(self) -> None:
+        self._writer.commit()
+
+    def close(self) -> None:
+        self._writer.wait_merging_threads()
+
+
+def _document(doc: SearchDocument) -> tantivy.Document:
+    out = tantivy.Document()
+    out.add_text("id", doc.id)
+    for name in (*TEXT_BOOSTS, PINYIN_FIELD, SOUNDS_FIELD):
+        value = getattr(doc, name)
+        if value:
+            out.add_text(name, value)
+    for name, value in doc.facets.items():
+        if value:
+            out.add_text(name, value)
+    for name in ("visibility", "status", "org_id", "owner_id"):
+        if getattr(doc, name):
+            out.add_text(name, getattr(doc, name))
+    for org in doc.org_path:
+        out.add_text("org_path", org)
+    out.add_integer("created", doc.created)
+    out.add_integer("downloads", doc.downloads)
+    return out
+
+
+class TantivyReader:
+    def __init__(self, index: tantivy.Index) -> None:
+        self._index = index
+        self._schema = index.schema
+        self._lock = threading.Lock()
+
+    # -- query translation ------------------------------------------------------------------
+    def _term(self, field: str, token: str, boost: float = 1.0) -> Query:
+        query = Query.term_query(self._schema, field, token)
+        return Query.boost_query(query, boost) if boost != 1.0 else query
+
+    def _token(self, group: str, token: str) -> Query:
+        if group == "pinyin":
+            return self._term(PINYIN_FIELD, token, PINYIN_BOOST)
+        return Query.disjunction_max_query(
+            [self._term(field, token, boost) for field, boost in TEXT_BOOSTS.items()], 0.1)
+
+    def _text(self, text: TextQuery) -> Query:
+        clauses = []
+        for clause in text.clauses:
+            alternatives = [Query.boolean_query([(Occur.Must, self._token(g, t)) for g, t in alt])
+                            for alt in clause]
+            clauses.append(Query.boolean_query([(Occur.Should, a) for a in alternatives]))
+        occur = Occur.Must if text.match_all_clauses else Occur.Should
+        return Query.boolean_query([(occur, c) for c in clauses])
+
+    def _access(self, access: AccessFilter) -> Query | None:
+        if access.admin:
+            return None
+        published = (Occur.Must, self._term("status", "published"))
+        options = []
+        if access.public:
+            options.append(Query.boolean_query([published, (Occur.Must, self._term("visibility", "public"))]))
+        if access.org_ids:
+            options.append(Query.boolean_query([
+                published, (Occur.Must, self._term("visibility", "organisation")),
+                (Occur.Must, Query.term_set_query(self._schema, "org_id", list(access.org_ids)))]))
+        if access.owner_id:
+            options.append(self._term("owner_id", access.owner_id))
+        if access.managed_org_id:
+            options.append(self._term("org_path", access.managed_org_id))
+        if not options:
+            return Query.empty_query()
+        return Query.boolean_query([(Occur.Should, o) for o in options])
+
+    def _query(self, request: SearchRequest) -> Query:
+        parts = [(Occur.Must, self._text(request.text) if request.text else Query.all_query())]
+        access = self._access(request.access)
+        filters = [access] if access is not None else []
+        filters += [Query.term_set_query(self._schema, field, list(values))
+                    for field, values in request.filters.items() if values]
+        parts += [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
+        return Query.boolean_query(parts)
+
+    # -- reading -----------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResult:
+        query = self._query(request)
+        searcher = self._index.searcher()
+        order = {"newest": "created", "downloads": "downloads"}.get(request.sort)
+        found = searcher.search(query, limit=max(request.limit, 1), count=True,
+                                offset=request.offset, order_by_field=order)
+        hits = [Hit(searcher.doc(address)["id"][0], float(key) if order is None else 0.0)
+                for key, address in found.hits][: request.limit]
+        facets: dict[str, dict[str, int]] = {}
+        if request.facets and found.count:
+            spec = {f: {"terms": {"field": f, "size": _FACET_SIZE}} for f in request.facets}
+            aggregated = searcher.aggregate(query, spec)
+            facets = {f: {b["key"]: b["doc_count"] for b in aggregated[f]["buckets"]}
+                      for f in request.facets}
+        elif request.facets:
+            facets = {f: {} for f in request.facets}
+        return SearchResult(total=found.count, hits=hits, facets=facets)
+
+    def doc_freq(self, field: str, token: str) -> int:
+        return self._index.searcher().doc_freq(field, token)
+
+    def terms_with_prefix(self, field: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        return list(self._index.searcher().terms_with_prefix(field, prefix, limit=limit))
+
+    def count(self) -> int:
+        return self._index.searcher().num_docs
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._index.reload()
+
+    def close(self) -> None:
+        pass

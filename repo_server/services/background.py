@@ -1,0 +1,101 @@
+"""The background work of a process: the search index writer and the text extractor.
+
+Every web worker (and `repo-server index run`) starts a BackgroundWork; each of its two
+loops only works while its process holds the matching lock — the live index generation's
+writer lock, the extractor lock — and otherwise retries every few seconds. So exactly one
+process writes the index and one extracts texts, whichever started first, and another takes
+over within seconds when it dies. Changes become searchable within about a second: the
+writer polls the change log four times a second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from repo_server.ingest.extract.sandbox import ExtractionSandbox
+from repo_server.locks import FileLock
+
+from .context import Services
+from .indexing import catch_up, refresh_downloads
+from .search_tools import search_index
+from .texts import extract_pending
+
+__all__ = ["BackgroundWork"]
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork:
+    def __init__(self, svc: Services, *, poll_s: float = 0.25, retry_s: float = 5.0,
+                 downloads_every_s: float = 60.0, extract: bool = True) -> None:
+        self.svc = svc
+        self.poll_s, self.retry_s, self.downloads_every_s = poll_s, retry_s, downloads_every_s
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._index_loop, name="repo-indexer", daemon=True)]
+        if extract:
+            self._threads.append(threading.Thread(target=self._extract_loop, name="repo-extractor",
+                                                  daemon=True))
+
+    def start(self) -> "BackgroundWork":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep; True when asked to stop."""
+        return self._stop.wait(seconds)
+
+    # -- the index writer -------------------------------------------------------------------
+    def _index_loop(self) -> None:
+        index, writer, downloads_at = search_index(self.svc), None, 0.0
+        while not self._stop.is_set():
+            try:
+                if writer is not None and not writer.is_live:  # a rebuild swapped generations
+                    writer.close()
+                    writer = None
+                    index.store.prune(keep=0)
+                if writer is None:
+                    writer = index.try_writer()
+                    if writer is None:
+                        self._sleep(self.retry_s)
+                        continue
+                    log.info("indexer: writing %s", writer.generation)
+                catch_up(self.svc, writer)
+                if time.monotonic() - downloads_at > self.downloads_every_s:
+                    refresh_downloads(self.svc, writer)
+                    downloads_at = time.monotonic()
+            except Exception:  # keep the thread alive; the next round retries
+                log.exception("indexer: update failed; retrying")
+                self._sleep(self.retry_s)
+            self._sleep(self.poll_s)
+        if writer is not None:
+            writer.close()
+
+    # -- the text extractor -----------------------------------------------------------------
+    def _extract_loop(self) -> None:
+        lock, sandbox = None, None
+        while not self._stop.is_set():
+            try:
+                if lock is None:
+                    lock = FileLock.try_acquire(self.svc.settings.data_dir / "locks" / "extract.lock")
+                    if lock is None:
+                        self._sleep(self.retry_s)
+                        continue
+                    sandbox = ExtractionSandbox(task_timeout_s=self.svc.settings.extract_timeout,
+                                                soffice=self.svc.settings.soffice)
+                if extract_pending(self.svc, sandbox, limit=5) == 0:
+                    self._sleep(1.0)
+            except Exception:
+                log.exception("extractor: failed; retrying")
+                self._sleep(self.retry_s)
+        if sandbox is not None:
+            sandbox.close()
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,215 @@
+"""Search as teachers use it: one box, facets, snippets, sorting, "did you mean".
+
+Permission filtering happens inside the engine (access_filter), so totals and facet counts
+never include what the asker may not see; hits are checked once more against the catalog
+(the index may lag the catalog by a moment). Facet counts are "disjunctive": the counts of a
+facet with an active filter ignore that filter, so a teacher who chose 数学 still sees how many
+results 物理 would give. Query cost is bounded: at most 200 characters, 12 words, no
+operators, no prefix expansion, and no paging past the first 10,000 results.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+from sqlalchemy import select
+
+from repo_server.catalog.models import BlobText, Organisation, Resource
+from repo_server.errors import InvalidInput, UnknownTerm
+from repo_server.indexer import (FACET_FIELDS, MAX_QUERY_CHARS, SORTS, SearchRequest,
+                                 build_text_query, clean_query)
+from repo_server.ingest.formats import FAMILY_LABELS
+
+from .actor import Actor
+from .context import Services
+from .fields import VOCAB_FIELDS
+from .permissions import access_filter, can_view
+from .search_tools import SearchTools, search_index, search_tools
+from .views import resource_view
+
+__all__ = ["SearchParams", "InvalidQuery", "search", "MAX_PER_PAGE", "MAX_RESULTS"]
+
+MAX_PER_PAGE = 100
+MAX_RESULTS = 10_000
+# 文档 → document, …: the Chinese family names teachers see and may type.
+FORMAT_NAMES = {label.split("(")[-1].rstrip(")"): family for family, label in FAMILY_LABELS.items()}
+FORMAT_LABELS = {family: name for name, family in FORMAT_NAMES.items()}
+
+
+class InvalidQuery(InvalidInput):
+    """A search request that cannot be answered as asked (HTTP 400)."""
+
+    code = "invalid_query"
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    q: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # field → names/codes
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise InvalidQuery(f"sort must be one of {', '.join(SORTS)}", field="sort")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise InvalidQuery(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+        if self.page < 1:
+            raise InvalidQuery("page starts at 1", field="page")
+        if self.page * self.per_page > MAX_RESULTS:
+            raise InvalidQuery(f"only the first {MAX_RESULTS:,} results can be paged through; "
+                               "add words or filters to narrow the search", field="page")
+        unknown = set(self.filters) - set(FACET_FIELDS)
+        if unknown:
+            raise InvalidQuery(f"unknown filter {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
+
+
+def _filter_codes(svc: Services, tools: SearchTools, filters: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Names, codes and aliases typed in filters → the codes the index holds."""
+    resolved: dict[str, tuple[str, ...]] = {}
+    stage = None
+    for name in sorted(filters, key=lambda n: n != "stage"):
+        codes = []
+        for value in (v.strip() for v in filters[name] if v.strip()):
+            try:
+                if name in VOCAB_FIELDS:
+                    codes.append(tools.vocab.resolve(name, value, stage=stage).code)
+                elif name == "format":
+                    codes.append(_format_code(value))
+                else:
+                    codes.append(_org_code(svc, value))
+            except UnknownTerm as exc:
+                raise InvalidQuery(exc.message, field=name, **exc.details) from None
+        if codes:
+            resolved[name] = tuple(dict.fromkeys(codes))
+            if name == "stage" and len(codes) == 1:
+                stage = codes[0]
+    return resolved
+
+
+def _format_code(value: str) -> str:
+    if value in FAMILY_LABELS:
+        return value
+    if value in FORMAT_NAMES:
+        return FORMAT_NAMES[value]
+    raise InvalidQuery(f"unknown format {value!r}; one of {', '.join(FORMAT_NAMES)}", field="format")
+
+
+def _org_code(svc: Services, value: str) -> str:
+    with svc.catalog.read() as session:
+        org = session.get(Organisation, int(value)) if value.isdigit() else \
+            session.scalars(select(Organisation).where(Organisation.name == value)).first()
+    if org is None:
+        raise InvalidQuery(f"unknown organisation {value!r}", field="org")
+    return str(org.id)
+
+
+def _facet_labels(svc: Services, tools: SearchTools, facets: dict[str, dict[str, int]]) -> dict:
+    """Codes → the names teachers read, vocabulary facets in the vocabulary's order."""
+    org_ids = [int(code) for code in facets.get("org", {}) if code.isdigit()]
+    with svc.catalog.read() as session:
+        org_names = dict(session.execute(select(Organisation.id, Organisation.name)
+                                         .where(Organisation.id.in_(org_ids))).all()) if org_ids else {}
+    labelled: dict[str, dict[str, int]] = {}
+    for name, counts in facets.items():
+        if name in VOCAB_FIELDS:
+            order = {t.code: (t.position, t.name) for t in tools.vocab.terms(name)}
+            items = sorted((order[c] + (n,) for c, n in counts.items() if c in order))
+            labelled[name] = {label: n for _, label, n in items}
+        elif name == "format":
+            labelled[name] = {FORMAT_LABELS.get(c, c): n for c, n in sorted(counts.items(), key=lambda i: -i[1])}
+        else:
+            labelled[name] = {org_names.get(int(c), c): n for c, n in sorted(counts.items(), key=lambda i: -i[1])}
+    return labelled
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+_MAX_LOOKUPS = 40
+
+
+def _did_you_mean(tools: SearchTools, index, q: str) -> str | None:
+    """Homophone correction, the usual typo of a pinyin input method (勾古定理 → 勾股定理).
+
+    Segmentation splits such a typo into pieces (勾 / 古 / 定理), so runs of Chinese characters
+    are checked instead: the whole run, then its longest windows, against the `sounds` terms
+    (pinyin → indexed title word). Bounded to a few dozen term lookups.
+    """
+    text, lookups = tools.analyzer.normalize(q), 0
+    corrected = text
+    for run in _CJK_RUN.findall(text):
+        windows = [(size, start) for size in range(len(run), 1, -1)
+                   for start in range(len(run) - size + 1)]
+        for size, start in windows:
+            if lookups >= _MAX_LOOKUPS:
+                break
+            piece = run[start:start + size]
+            if piece not in corrected or index.doc_freq(piece) > 0:
+                continue
+            lookups += 1
+            candidates = index.terms_with_prefix("sounds", tools.analyzer.spell(piece) + ":", 3)
+            better = next((t.split(":", 1)[1] for t, _ in candidates if t.split(":", 1)[1] != piece), None)
+            if better:
+                corrected = corrected.replace(piece, better)
+                break
+    return corrected if corrected != text else None
+
+
+def _hits(svc: Services, tools: SearchTools, actor: Actor, ids: list[str], tokens: set[str]) -> list[dict]:
+    with svc.catalog.read() as session:
+        rows = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+        texts = dict(session.execute(select(BlobText.sha256, BlobText.text).where(
+            BlobText.sha256.in_({r.blob_sha256 for r in rows.values()}))).all())
+        hits = []
+        for resource_id in ids:  # keep the engine's order
+            r = rows.get(resource_id)
+            if r is None or not can_view(actor, r, public_access=svc.settings.public_access):
+                continue  # the index lags the catalog by a moment
+            view = resource_view(session, r, with_derivatives=False)
+            source = r.description if tools.highlighter.snippet(r.description, tokens).count("<mark>") \
+                else (texts.get(r.blob_sha256) or r.description)
+            view["title_html"] = tools.highlighter.mark(r.title, tokens)
+            view["snippet"] = tools.highlighter.snippet(source, tokens)
+            view["download_count"] = r.download_count
+            hits.append(view)
+    return hits
+
+
+def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
+    q = clean_query(params.q)
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidQuery(f"the query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}",
+                           field="q")
+    tools, index = search_tools(svc), search_index(svc)
+    filters = _filter_codes(svc, tools, params.filters)
+    text = build_text_query(tools.analyzer, tools.synonyms, q) if q else None
+    answer: dict[str, Any] = {"query": q, "page": params.page, "per_page": params.per_page,
+                              "sort": params.sort, "relaxed": False, "did_you_mean": None}
+    if q and text is None:  # only punctuation, emoji or stop words: nothing to look for
+        return {**answer, "total": 0, "hits": [], "facets": {f: {} for f in FACET_FIELDS}}
+    request = SearchRequest(text=text, access=access_filter(actor, public_access=svc.settings.public_access),
+                            filters=filters, sort=params.sort, offset=(params.page - 1) * params.per_page,
+                            limit=params.per_page, facets=FACET_FIELDS)
+    result = index.search(request)
+    if text is not None and result.total == 0 and len(text.clauses) > 1:
+        request = replace(request, text=replace(text, match_all_clauses=False))
+        result, answer["relaxed"] = index.search(request), True
+    facets = dict(result.facets)
+    for name in filters:  # disjunctive counts: ignore a facet's own filter
+        others = {k: v for k, v in filters.items() if k != name}
+        facets[name] = index.search(replace(request, filters=others, offset=0, limit=0,
+                                            facets=(name,))).facets[name]
+    if text is not None and (result.total < 3 or answer["relaxed"]):
+        suggestion = _did_you_mean(tools, index, q)
+        if suggestion:
+            check = replace(request, text=build_text_query(tools.analyzer, tools.synonyms, suggestion),
+                            offset=0, limit=0, facets=())
+            strict_total = 0 if answer["relaxed"] else result.total
+            if index.search(check).total > strict_total:  # never suggest what the asker cannot see
+                answer["did_you_mean"] = suggestion
+    tokens = {t for t in (text.tokens if text else set()) if not t.isascii() or len(t) > 1}
+    answer.update(total=result.total, facets=_facet_labels(svc, tools, facets),
+                  hits=_hits(svc, tools, actor, [h.id for h in result.hits], tokens))
+    return answer

@@ -1,0 +1,61 @@
+"""Fixtures for the engine contract suite: every test runs on Whoosh and on Tantivy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from repo_server.indexer import (AccessFilter, Analyzer, SearchDocument, SearchIndex, SearchRequest,
+                                 Synonyms, build_text_query)
+from repo_server.indexer.engine import ENGINES
+from repo_server.services.search_tools import shared_analyzer
+
+VOCAB_GROUPS = [["统编版", "部编版", "部编本"], ["七年级", "初一"], ["生物学", "生物"],
+                ["道德与法治", "思想品德", "思品"]]
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Analyzer:
+    return shared_analyzer()
+
+
+@pytest.fixture(scope="session")
+def synonyms(analyzer: Analyzer) -> Synonyms:
+    return Synonyms(analyzer, VOCAB_GROUPS)
+
+
+@pytest.fixture(params=ENGINES)
+def index(request, tmp_path: Path) -> Iterator[SearchIndex]:
+    idx = SearchIndex(tmp_path / "index", request.param)
+    yield idx
+    idx.close()
+
+
+@pytest.fixture
+def doc(analyzer: Analyzer) -> Callable[..., SearchDocument]:
+    """A SearchDocument from plain text, segmented the way services.indexing does it."""
+    def make(id: str, title: str, *, body: str = "", description: str = "", tags: str = "",
+             labels: str = "", facets: dict | None = None, visibility: str = "public",
+             status: str = "published", org_id: str = "", owner_id: str = "",
+             org_path: tuple[str, ...] = (), created: int = 0, downloads: int = 0) -> SearchDocument:
+        seg = lambda text: " ".join(analyzer.index_tokens(text))  # noqa: E731
+        pinyin, sounds = analyzer.pinyin_tokens(title)
+        return SearchDocument(id=id, title=seg(title), body=seg(body), description=seg(description),
+                              tags=seg(tags), labels=seg(labels), pinyin=" ".join(pinyin),
+                              sounds=" ".join(sounds), facets=facets or {}, visibility=visibility,
+                              status=status, org_id=org_id, owner_id=owner_id, org_path=org_path,
+                              created=created, downloads=downloads)
+    return make
+
+
+@pytest.fixture
+def find(index: SearchIndex, analyzer: Analyzer, synonyms: Synonyms) -> Callable[..., list[str]]:
+    """Ids found for a query, as a teacher with public access would see them."""
+    def run(q: str | None, **options) -> list[str]:
+        text = build_text_query(analyzer, synonyms, q) if q else None
+        options.setdefault("access", AccessFilter())
+        options.setdefault("limit", 100)
+        return [hit.id for hit in index.search(SearchRequest(text=text, **options)).hits]
+    return run

@@ -1,0 +1,30 @@
+"""Snippets: the teacher's own characters, escaped, with matches marked."""
+
+from __future__ import annotations
+
+from repo_server.indexer import Highlighter
+
+
+def test_marks_in_original_characters(analyzer) -> None:
+    h = Highlighter(analyzer)
+    out = h.mark("勾股定理的證明（PEP版）", ["勾股定理", "证明", "pep"])
+    assert out == "<mark>勾股定理</mark>的<mark>證明</mark>（<mark>PEP</mark>版）"
+
+
+def test_escapes_everything_else(analyzer) -> None:
+    h = Highlighter(analyzer)
+    out = h.mark("<<静夜思>> & <script>", ["静夜思"])
+    assert out == "&lt;&lt;<mark>静夜思</mark>&gt;&gt; &amp; &lt;script&gt;"
+
+
+def test_snippet_window_prefers_the_most_matches(analyzer) -> None:
+    h = Highlighter(analyzer)
+    text = "前言" * 100 + "本课讲勾股定理，并用面积法证明。" + "附录" * 100
+    snippet = h.snippet(text, ["勾股定理", "证明"], width=40)
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "<mark>勾股定理</mark>" in snippet and "<mark>证明</mark>" in snippet
+    assert len(snippet.replace("<mark>", "").replace("</mark>", "")) <= 42
+
+
+def test_snippet_without_matches_is_the_start(analyzer) -> None:
+    assert Highlighter(analyzer).snippet("一二三四五", ["勾股"], width=3) == "一二三…"

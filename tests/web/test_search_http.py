@@ -1,0 +1,60 @@
+"""Search over HTTP: the JSON API and the HTML page."""
+
+from __future__ import annotations
+
+import pytest
+
+from repo_server.services.indexing import catch_up
+from repo_server.services.search_tools import search_index
+from tests.support import upload_form
+
+
+@pytest.fixture
+def indexed(api, services):
+    editor = api("school_editor")
+    for name, meta in [("勾股定理 课件.pdf", {"grade": "初二", "subject": "数学"}),
+                       ("秋天 <朗读>.pdf", {"grade": "一年级", "subject": "语文", "title": "秋天 <<朗读>>"}),
+                       ("内部资料 勾股定理.pdf", {"subject": "数学", "visibility": "private"})]:
+        response = editor.post("/api/v1/resources", data=upload_form(f"%PDF-1.4 {name}".encode(), name, **meta),
+                               content_type="multipart/form-data")
+        assert response.status_code == 201
+    writer = search_index(services).try_writer()
+    catch_up(services, writer)
+    writer.close()
+
+
+def test_search_api_shape(client, indexed) -> None:
+    body = client.get("/api/v1/search?q=勾股定理&subject=数学").get_json()
+    assert set(body) >= {"total", "page", "per_page", "hits", "facets", "query", "did_you_mean"}
+    assert body["total"] == 1  # the private one is invisible to visitors, counts included
+    hit = body["hits"][0]
+    assert hit["title_html"] == "<mark>勾股定理</mark> 课件" and hit["download_url"].endswith("/download")
+    assert body["facets"]["subject"] == {"数学": 1}
+    assert list(client.get("/api/v1/search").get_json()["facets"]["stage"]) == ["小学", "初中"]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("q=" + "勾" * 300, "q"), ("subject=数字", "subject"), ("page=abc", None), ("page=1000", "page"),
+    ("per_page=0", "per_page"), ("sort=x", "sort"), ("colour=red", None),
+])
+def test_bad_search_requests_are_400(client, indexed, query, field) -> None:
+    response = client.get(f"/api/v1/search?{query}")
+    body = response.get_json()
+    assert response.status_code == 400 and body["error"] == "invalid_query" and body["message"]
+    if field:
+        assert body["field"] == field
+
+
+def test_search_page(client, indexed) -> None:
+    page = client.get("/search?q=秋天").get_data(as_text=True)
+    assert "&lt;&lt;朗读&gt;&gt;" in page and "<<朗读>>" not in page and "<mark>秋天</mark>" in page
+    assert 'href="/search?q=%E7%A7%8B%E5%A4%A9&amp;subject=%E8%AF%AD%E6%96%87"' in page  # facet link
+    assert "共 1 个结果" in page
+    typo = client.get("/search?q=勾古定理").get_data(as_text=True)
+    assert "你要找的是不是" in typo and "勾股定理" in typo
+    bad = client.get("/search?subject=数字")
+    assert bad.status_code == 400 and "数学" in bad.get_data(as_text=True)
+
+
+def test_search_page_respects_permissions(client, indexed, world) -> None:
+    assert "内部资料" not in client.get("/search?q=勾股定理").get_data(as_text=True)
