@@ -4,7 +4,8 @@
     python bench/run.py --size-gb 4     # ingest 4 GiB, download 2 GiB
     python bench/run.py --quick         # 200 MiB files, 1 round: a sanity check in ~1 minute
 
-Results are also saved as JSON in bench/results/ (gitignored). See bench/README.md.
+Only the file-transfer section of docs/benchmarks.md (between <!-- bench:files --> markers) is
+rewritten. Results are also saved as JSON in bench/results/ (gitignored). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from _common import (GiB, MiB, REPO_ROOT, check_workdir, code_version, drop_cach
                      find_repo_server, machine_info)
 from download import run_download  # noqa: E402
 from ingest import run_ingest  # noqa: E402
-from report import read_section, render  # noqa: E402
+from report import read_section, render, write_section  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = Path("/tmp/repo-server-bench")
@@ -100,9 +101,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def _write_doc(results: dict) -> None:
     doc = REPO_ROOT / "docs" / "benchmarks.md"
-    doc.write_text(render(results, METHOD, read_section(BENCH_DIR / "ANALYSIS.md")),
-                   encoding="utf-8")
-    print(f"bench: wrote {doc.relative_to(REPO_ROOT)}", flush=True)
+    write_section(doc, "files", render(results, METHOD, read_section(BENCH_DIR / "ANALYSIS.md")))
+    print(f"bench: wrote the file-transfer section of {doc.relative_to(REPO_ROOT)}", flush=True)
 
 
 def _clean(workdir: Path) -> None:

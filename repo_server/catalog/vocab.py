@@ -167,8 +167,10 @@ class VocabIndex:
         self._by_key: dict[tuple[str, str], Term] = {}
         self._by_code: dict[tuple[str, str], Term] = {}
         self._by_alias: dict[tuple[str, str], list[Term]] = defaultdict(list)
+        self._by_id: dict[int, Term] = {}
         for term in sorted(terms, key=lambda t: (t.scheme, t.position, t.id)):
             self._terms[term.scheme].append(term)
+            self._by_id[term.id] = term
             self._by_key[(term.scheme, term.key)] = term
             self._by_code[(term.scheme, term.code)] = term
             for alias in term.aliases:
@@ -180,11 +182,14 @@ class VocabIndex:
                                .options(selectinload(VocabTerm.aliases))).all()
         return cls(Term.of(row) for row in rows)
 
+    def all_terms(self) -> list[Term]:
+        return list(self._by_id.values())
+
     def terms(self, scheme: str) -> list[Term]:
         return list(self._terms.get(scheme, []))
 
     def by_id(self, term_id: int) -> Term | None:
-        return next((t for ts in self._terms.values() for t in ts if t.id == term_id), None)
+        return self._by_id.get(term_id)
 
     def find_exact(self, scheme: str, text: str, *, stage: str | None = None) -> Term | None:
         """Name, then code, then alias; an alias shared by several terms is settled by the

@@ -39,6 +39,16 @@ _TOKEN_OK = re.compile(r"\w", re.UNICODE)
 _ASCII_RUN = re.compile(r"[a-z0-9]+")
 
 
+_KEPT: dict[str, str] = {}   # raw token → the token to keep ("" = drop); shared, grows slowly
+_KEPT_MAX = 500_000
+
+
+def _kept_form(token: str) -> str:
+    """The token stripped, or "" for whitespace, punctuation and stop words."""
+    form = token.strip()
+    return form if _TOKEN_OK.search(form) and form not in STOPWORDS else ""
+
+
 def _cn_to_int(text: str) -> int | None:
     """一 → 1, 十二 → 12, 二十三 → 23 (ordinals in lesson names stay below 100)."""
     if any(ch not in _CN_NUM for ch in text):
@@ -91,14 +101,20 @@ class Analyzer:
         return _ORDINAL.sub(_ordinal_digits, text)
 
     # -- tokens ---------------------------------------------------------------------------
-    @staticmethod
-    def _keep(token: str) -> bool:
-        return bool(_TOKEN_OK.search(token)) and token not in STOPWORDS
-
     def _cut(self, text: str, search: bool) -> list[str]:
         with self._lock:
             raw = self._jieba.cut_for_search(text, True) if search else self._jieba.cut(text, True)
-        return [t.strip() for t in raw if self._keep(t.strip())]
+        # Tokens repeat a lot (2 KB of text is ~700 tokens from a vocabulary of thousands), so
+        # the keep/drop decision is memoised per distinct token: this loop is the hot spot of
+        # indexing, not the segmentation itself.
+        forms = list(map(_KEPT.get, raw))  # C-speed lookups; None = first sight of a token
+        if None in forms:
+            for i, form in enumerate(forms):
+                if form is None:
+                    forms[i] = form = _kept_form(raw[i])
+                    if len(_KEPT) < _KEPT_MAX:  # bounded: a flood of unique tokens stays uncached
+                        _KEPT[raw[i]] = form
+        return list(filter(None, forms))
 
     def index_tokens(self, text: str) -> list[str]:
         """Tokens to index for a text: search-mode words plus whole ordinals (第3课)."""

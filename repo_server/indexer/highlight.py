@@ -55,7 +55,8 @@ class Highlighter:
 
     def mark(self, text: str, tokens: Iterable[str]) -> str:
         """All of `text`, escaped, with every match marked (for titles)."""
-        return self._render(text, 0, len(text), tokens)
+        folded, origin = self._folded(text)
+        return self._render(text, 0, len(text), self._matches(folded, self._tokens(tokens)), origin)
 
     def snippet(self, text: str, tokens: Iterable[str], width: int = 120) -> str:
         """The `width` characters of `text` with the most distinct matches, escaped and
@@ -75,12 +76,14 @@ class Highlighter:
             if len(inside) > best_score:
                 best_start, best_score = window_start, len(inside)
         end = min(len(text), best_start + width)
-        return self._render(text, best_start, end, tokens)
+        return self._render(text, best_start, end, matches, origin)
 
-    def _render(self, text: str, start: int, end: int, tokens: Iterable[str]) -> str:
-        folded, origin = self._folded(text)
+    @staticmethod
+    def _render(text: str, start: int, end: int, matches: list[tuple[int, int, str]],
+                origin: list[int]) -> str:
+        """`text[start:end]`, escaped, with the matches (folded positions) marked."""
         spans: list[list[int]] = []
-        for s, e, _ in self._matches(folded, self._tokens(tokens)):
+        for s, e, _ in matches:
             first, last = origin[s], origin[e - 1] + 1
             if first < start or last > end or (spans and first < spans[-1][1]):
                 continue

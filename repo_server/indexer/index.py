@@ -36,11 +36,14 @@ class IndexWriter:
         return self.meta.seq
 
     def apply(self, upserts: Iterable[SearchDocument], deletes: Iterable[str], seq: int | None = None,
-              **extra) -> None:
+              *, commit: bool = True, **extra) -> None:
         """Write, commit, then record `seq`: after a crash between the two, changes are applied
-        again, which is harmless (upserts replace by id)."""
+        again, which is harmless (upserts replace by id). `commit=False` only writes (bulk
+        rebuilds commit once at the end: every commit makes Whoosh merge segments)."""
         self._engine_writer.upsert(upserts)
         self._engine_writer.delete(deletes)
+        if not commit:
+            return
         self._engine_writer.commit()
         if seq is not None:
             self.meta.seq = max(self.meta.seq, seq)

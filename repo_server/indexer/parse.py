@@ -2,8 +2,8 @@
 
 Every word the teacher typed must match (AND), each in any of its forms (OR): the word, a
 synonym from the vocabularies (部编版 ↔ 统编版, 初一 ↔ 七年级, 生物 ↔ 生物学), the smaller
-dictionary words inside it (数学课 → 数学 when the text says 数学课件), or — for Latin
-letters — pinyin of titles (gougu, ggdl). Nothing is an operator: quotes, AND/OR, *, -,
+dictionary words that together spell it (勾股定理 → 勾股 + 定理, when the text was segmented
+differently), or — for Latin letters — pinyin of titles (gougu, ggdl). Nothing is an operator: quotes, AND/OR, *, -,
 emoji and control characters are just separators, so no input can break the query.
 """
 
@@ -53,7 +53,9 @@ def build_text_query(analyzer: Analyzer, synonyms: Synonyms, text: str) -> TextQ
             if tokens:
                 alternatives.append(tuple(("text", t) for t in tokens))
         parts = analyzer.subwords(word)
-        if len(word) >= 3 and parts:
+        # Only when the parts cover every character: 七年级's only part is 年级, and matching
+        # 年级 alone would find every grade.
+        if len(word) >= 3 and parts and set(word) <= set("".join(parts)):
             alternatives.append(tuple(("text", t) for t in parts))
         if is_ascii_word(word) and len(word) >= 2:
             alternatives.append((("pinyin", word),))

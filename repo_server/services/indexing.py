@@ -10,9 +10,10 @@ live one, catches up with what changed meanwhile, then swaps.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -20,57 +21,35 @@ from sqlalchemy.orm import Session, selectinload
 from repo_server.catalog.changes import changes_since, last_seq
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.models import BlobText, Change, DownloadEvent, Resource
-from repo_server.catalog.vocab import VocabIndex
-from repo_server.indexer import Analyzer, IndexWriter, SearchDocument
-from repo_server.ingest.formats import FAMILY_LABELS
+from repo_server.indexer import IndexWriter, SearchDocument
 
 from .context import Services
-from .fields import VOCAB_FIELDS
+from .analysis_pool import AnalysisPool
+from .search_documents import RawDocument, analyze, raw_document
 from .search_tools import search_index, search_tools
 
-__all__ = ["search_document", "catch_up", "refresh_downloads", "rebuild", "index_status"]
+__all__ = ["catch_up", "refresh_downloads", "rebuild", "index_status"]
 
 BATCH = 500
 
 
-def _tokens(analyzer: Analyzer, *texts: str) -> str:
-    return " ".join(token for text in texts if text for token in analyzer.index_tokens(text))
-
-
-def search_document(r: Resource, text: BlobText | None, vocab: VocabIndex,
-                    analyzer: Analyzer) -> SearchDocument:
-    """What the index needs to know about one resource."""
-    labels: list[str] = [r.chapter, r.lesson, r.creator, r.publisher,
-                         FAMILY_LABELS.get(r.format, "").split("(")[-1].rstrip(")")]
-    facets: dict[str, str] = {"format": r.format, "org": str(r.org_id) if r.org_id else ""}
-    for name in VOCAB_FIELDS:
-        term = vocab.by_id(getattr(r, f"{name}_id")) if getattr(r, f"{name}_id") else None
-        facets[name] = term.code if term else ""
-        if term:
-            labels += [term.name, *(a.alias for a in term.aliases)]
-    pinyin, sounds = analyzer.pinyin_tokens(r.title)
-    body = text.text if text is not None and text.status == "done" else ""
-    return SearchDocument(
-        id=r.id, title=_tokens(analyzer, r.title), labels=_tokens(analyzer, *labels),
-        tags=_tokens(analyzer, *r.tags), description=_tokens(analyzer, r.description),
-        body=_tokens(analyzer, body), pinyin=" ".join(pinyin), sounds=" ".join(sounds),
-        facets=facets, visibility=r.visibility, status=r.status,
-        org_id=str(r.org_id) if r.org_id else "", owner_id=str(r.owner_id) if r.owner_id else "",
-        org_path=tuple(str(i) for i in r.org.ancestor_ids) if r.org else (),
-        created=int(r.created_at.timestamp()), downloads=r.download_count)
-
-
-def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
-    """Documents for the live resources among `ids`, and the ids to delete."""
+def _raw_documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[RawDocument], list[str]]:
+    """Raw documents for the live resources among `ids`, and the ids to delete."""
     ids = list(dict.fromkeys(ids))
-    tools = search_tools(svc)
+    vocab = search_tools(svc).vocab
     rows = {r.id: r for r in session.scalars(
         select(Resource).where(Resource.id.in_(ids)).options(selectinload(Resource.tag_rows)))}
     shas = {r.blob_sha256 for r in rows.values()}
     texts = {t.sha256: t for t in session.scalars(select(BlobText).where(BlobText.sha256.in_(shas)))}
-    live = [r for r in rows.values() if r.deleted_at is None]
-    documents = [search_document(r, texts.get(r.blob_sha256), tools.vocab, tools.analyzer) for r in live]
-    return documents, [i for i in ids if i not in rows or rows[i].deleted_at is not None]
+    raws = [raw_document(r, texts.get(r.blob_sha256), vocab) for r in rows.values() if r.deleted_at is None]
+    return raws, [i for i in ids if i not in rows or rows[i].deleted_at is not None]
+
+
+def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
+    """Documents for the live resources among `ids`, and the ids to delete."""
+    raws, deletes = _raw_documents(svc, session, ids)
+    analyzer = search_tools(svc).analyzer
+    return [analyze(raw, analyzer) for raw in raws], deletes
 
 
 def catch_up(svc: Services, writer: IndexWriter, *, batch: int = BATCH,
@@ -100,28 +79,43 @@ def refresh_downloads(svc: Services, writer: IndexWriter) -> int:
     return len(ids)
 
 
-def rebuild(svc: Services, *, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Build a new generation from the whole catalog and swap it in; search keeps answering."""
+def _raw_batches(svc: Services, size: int = BATCH * 2) -> Iterator[list[RawDocument]]:
+    """Every live resource as RawDocuments, in id order, one database query per batch."""
+    after = ""
+    while True:
+        with svc.catalog.read() as session:
+            ids = list(session.scalars(
+                select(Resource.id).where(Resource.deleted_at.is_(None), Resource.id > after)
+                .order_by(Resource.id).limit(size)))
+            if not ids:
+                return
+            raws, _ = _raw_documents(svc, session, ids)
+        yield raws
+        after = ids[-1]
+
+
+def rebuild(svc: Services, *, progress: Callable[[int, int], None] | None = None,
+            workers: int | None = None) -> dict:
+    """Build a new generation from the whole catalog and swap it in; search keeps answering.
+    Analysis runs in `workers` processes (default: one per core, at most 4)."""
     index = search_index(svc)
     started = time.monotonic()
     with svc.catalog.read() as session:
         start_seq = last_seq(session)
         total = session.query(Resource).filter(Resource.deleted_at.is_(None)).count()
     writer = index.new_generation_writer()
+    tools = search_tools(svc)
+    words = [n for t in tools.vocab.all_terms() for n in (t.name, *(a.alias for a in t.aliases))]
+    if workers is None:  # worker start-up (~1 s) pays off only for real libraries
+        workers = min(os.cpu_count() or 1, 4) if total > 5_000 else 1
     try:
-        done, after = 0, ""
-        while True:
-            with svc.catalog.read() as session:
-                ids = list(session.scalars(
-                    select(Resource.id).where(Resource.deleted_at.is_(None), Resource.id > after)
-                    .order_by(Resource.id).limit(BATCH * 4)))
-                if not ids:
-                    break
-                documents, _ = _documents(svc, session, ids)
-            writer.apply(documents, [], seq=None)
-            done, after = done + len(ids), ids[-1]
-            if progress:
-                progress(done, total)
+        done = 0
+        with AnalysisPool(words, workers=workers) as pool:
+            for documents in pool.analyze(_raw_batches(svc)):
+                writer.apply(documents, [], seq=None, commit=False)
+                done += len(documents)
+                if progress:
+                    progress(done, total)
         writer.apply([], [], seq=start_seq, downloads_until=time.time())
         caught_up = catch_up(svc, writer)  # what changed while we were building
         index.publish(writer)

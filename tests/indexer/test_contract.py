@@ -185,3 +185,11 @@ def test_search_before_the_first_document_then_after(index, doc, find) -> None:
     writer.apply([doc("second", "勾股定理 教案")], [], seq=2)
     writer.close()
     assert set(find("勾股定理")) == {"first", "second"}
+
+
+def test_a_word_never_shrinks_to_one_of_its_parts(index, doc, find) -> None:
+    """七年级 must not match every grade through its part 年级."""
+    writer = index.try_writer()
+    writer.apply([doc("g7", "细胞 学案", labels="七年级"), doc("g8", "力 学案", labels="八年级")], [])
+    writer.close()
+    assert find("七年级") == ["g7"]
