@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             run: dict = {}
             entry["engines"][engine] = run
-            prof = (lambda what: ["--profile", str(profiles / f"{what}-{engine}-{size}.prof")]) if profiles \
-                else (lambda what: [])
+            def prof(what: str, engine: str = engine, size: int = size) -> list[str]:
+                return ["--profile", str(profiles / f"{what}-{engine}-{size}.prof")] if profiles else []
             run["build"] = _measure(python, "build", args.workdir / f"build-{engine}-{size}.json",
                                     "--data", str(library), "--engine", engine, *prof("build"))
             _save(results, stamp)

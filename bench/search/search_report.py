@@ -36,9 +36,9 @@ smaller vocabulary than real documents, so real indexes are somewhat larger and 
 words somewhat rarer.
 
 **Index build.** One fresh process per engine and size runs `services.indexing.rebuild(svc)`,
-the real path (catalog rows in id order, 2,000 per batch → `search_document`: rjieba,
-pinyin, t2s → the engine, a commit per batch → publish), with `REPO_SEARCH_ENGINE` set to
-the engine. Reported: documents / wall time, the rate over the second half of the run (an
+the real path (catalog rows read in id order, 1,000 per batch, as plain columns → analysis
+(rjieba, pinyin, t2s) in one worker process per core → the engine, one commit at the end →
+catch up → publish), with `REPO_SEARCH_ENGINE` set to the engine. Reported: documents / wall time, the rate over the second half of the run (an
 index that slows down as it grows shows here), the size of the generation directory on disk,
 and the process's peak RSS (`getrusage` ru_maxrss). A Whoosh build above 100,000 items is
 run only when the rate measured at the largest smaller size predicts ≤ 90 minutes.

@@ -38,6 +38,9 @@ def status(as_json: bool) -> None:
     click.echo(f"documents   {report['documents']:,}  ({report['size_bytes'] / 1e6:.1f} MB)")
     click.echo(f"indexed     change {report['seq']:,} of {report['catalog_seq']:,}: "
                f"lag {report['lag']:,} changes, {report['lag_seconds']} s")
+    if report["outdated"]:
+        click.echo(f"schema      {report['schema']}, older than this version's: the indexer "
+                   "rebuilds it on start (or run `repo-server index rebuild`)")
 
 
 @index.command("rebuild")

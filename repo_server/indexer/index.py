@@ -14,7 +14,7 @@ from typing import Iterable
 
 from .engine import Engine, EngineReader, EngineWriter, engine_named
 from .query import SearchRequest, SearchResult
-from .schema import TEXT_FIELDS, SearchDocument
+from .schema import SCHEMA_VERSION, TEXT_FIELDS, SearchDocument
 from repo_server.locks import FileLock
 
 from .store import IndexStore, Meta, writer_lock
@@ -34,6 +34,11 @@ class IndexWriter:
     @property
     def seq(self) -> int:
         return self.meta.seq
+
+    @property
+    def outdated(self) -> bool:
+        """Written by an older version of the schema: only a rebuild brings it up to date."""
+        return self.meta.schema != SCHEMA_VERSION
 
     def apply(self, upserts: Iterable[SearchDocument], deletes: Iterable[str], seq: int | None = None,
               *, commit: bool = True, **extra) -> None:
@@ -100,6 +105,7 @@ class SearchIndex:
         meta = self.store.read_meta(live) if live else Meta()
         return {"engine": self.engine.name, "root": str(self.store.root),
                 "generation": live.name if live else None, "seq": meta.seq,
+                "schema": meta.schema, "outdated": meta.schema != SCHEMA_VERSION,
                 "documents": self.reader().count() if live else 0,
                 "size_bytes": self.store.size_bytes(live) if live else 0,
                 "updated": meta.updated, "generations": [g.name for g in self.store.generations()]}

@@ -41,6 +41,10 @@ class Synonyms:
     def of(self, word: str) -> tuple[str, ...]:
         return tuple(w for w in self._groups.get(word, ()) if w != word)
 
+    def __contains__(self, word: str) -> bool:
+        """A vocabulary name: the analyzer knows it as one word, wherever it occurs."""
+        return word in self._groups
+
 
 def build_text_query(analyzer: Analyzer, synonyms: Synonyms, text: str) -> TextQuery | None:
     """The query for `text`, or None when it holds no searchable word."""
@@ -52,9 +56,10 @@ def build_text_query(analyzer: Analyzer, synonyms: Synonyms, text: str) -> TextQ
             tokens = analyzer.query_words(synonym)
             if tokens:
                 alternatives.append(tuple(("text", t) for t in tokens))
-        parts = analyzer.subwords(word)
-        # Only when the parts cover every character: 七年级's only part is 年级, and matching
-        # 年级 alone would find every grade.
+        # Not for vocabulary names (always indexed whole; 八年级's parts 八年 + 年级 would only
+        # add work: 年级 is in nearly every document), and only when the parts cover every
+        # character (七年级's only part is 年级, which alone would find every grade).
+        parts = analyzer.subwords(word) if word not in synonyms else []
         if len(word) >= 3 and parts and set(word) <= set("".join(parts)):
             alternatives.append(tuple(("text", t) for t in parts))
         if is_ascii_word(word) and len(word) >= 2:

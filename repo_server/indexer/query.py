@@ -45,6 +45,17 @@ class AccessFilter:
     owner_id: str | None = None           # everything they uploaded
     managed_org_id: str | None = None     # editors: everything at or below this org
 
+    def audience(self) -> tuple[str, ...]:
+        """The audience keys (SearchDocument.audience) this reader holds: a document is
+        visible when it carries any of them."""
+        keys = ["public"] if self.public else []
+        keys += [f"org:{org}" for org in self.org_ids]
+        if self.owner_id:
+            keys.append(f"owner:{self.owner_id}")
+        if self.managed_org_id:
+            keys.append(f"under:{self.managed_org_id}")
+        return tuple(keys)
+
 
 @dataclass(frozen=True)
 class SearchRequest:

@@ -2,8 +2,8 @@
 
 Text fields use tantivy's whitespace tokenizer over our pre-segmented tokens (term
 frequencies, no positions: we never run phrase queries). Facet fields are raw fast fields
-counted with a terms aggregation; permissions and filters are constant-score clauses so they
-narrow results without changing their order.
+counted with a terms aggregation; permissions (the audience keys) and filters are
+constant-score clauses so they narrow results without changing their order.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import tantivy
 from tantivy import Occur, Query
 
 from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
-from .schema import (FACET_FIELDS, PINYIN_BOOST, PINYIN_FIELD, SOUNDS_FIELD, TEXT_BOOSTS,
-                     SearchDocument)
+from .schema import (ACCESS_FIELDS, AUDIENCE_FIELD, FACET_FIELDS, PINYIN_BOOST, PINYIN_FIELD, SOUNDS_FIELD,
+                     TEXT_BOOSTS, SearchDocument)
 
 __all__ = ["TantivyEngine"]
 
@@ -25,14 +25,15 @@ _WRITER_HEAP = 128 * 1024 * 1024
 _FACET_SIZE = 500
 
 
-def _schema() -> tantivy.Schema:
+def _schema(*, with_audience: bool = True) -> tantivy.Schema:
+    """The index schema; `with_audience=False` is schema 1's (kept to test upgrades)."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
     for name in (*TEXT_BOOSTS, PINYIN_FIELD, SOUNDS_FIELD):
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     for name in FACET_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
-    for name in ("visibility", "status", "org_id", "owner_id", "org_path"):
+    for name in ((AUDIENCE_FIELD,) if with_audience else ()) + ACCESS_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
     builder.add_integer_field("created", fast=True, indexed=True)
     builder.add_integer_field("downloads", fast=True, indexed=True)
@@ -52,14 +53,25 @@ class TantivyEngine:
         return TantivyWriter(tantivy.Index.open(str(path)))
 
 
+def _has_audience(schema: tantivy.Schema) -> bool:
+    """False for generations of schema 1: they keep working (permissions from the separate
+    access fields) until the indexer's rebuild replaces them."""
+    try:
+        Query.term_query(schema, AUDIENCE_FIELD, "public")
+    except ValueError:
+        return False
+    return True
+
+
 class TantivyWriter:
     def __init__(self, index: tantivy.Index) -> None:
         self._writer = index.writer(_WRITER_HEAP, 1)
+        self._audience = _has_audience(index.schema)
 
     def upsert(self, docs: Iterable[SearchDocument]) -> None:
         for doc in docs:
             self._writer.delete_documents_by_term("id", doc.id)
-            self._writer.add_document(_document(doc))
+            self._writer.add_document(_document(doc, audience=self._audience))
 
     def delete(self, ids: Iterable[str]) -> None:
         for doc_id in ids:
@@ -72,7 +84,7 @@ class TantivyWriter:
         self._writer.wait_merging_threads()
 
 
-def _document(doc: SearchDocument) -> tantivy.Document:
+def _document(doc: SearchDocument, *, audience: bool = True) -> tantivy.Document:
     out = tantivy.Document()
     out.add_text("id", doc.id)
     for name in (*TEXT_BOOSTS, PINYIN_FIELD, SOUNDS_FIELD):
@@ -87,6 +99,8 @@ def _document(doc: SearchDocument) -> tantivy.Document:
             out.add_text(name, getattr(doc, name))
     for org in doc.org_path:
         out.add_text("org_path", org)
+    for key in doc.audience if audience else ():
+        out.add_text(AUDIENCE_FIELD, key)
     out.add_integer("created", doc.created)
     out.add_integer("downloads", doc.downloads)
     return out
@@ -97,6 +111,7 @@ class TantivyReader:
         self._index = index
         self._schema = index.schema
         self._lock = threading.Lock()
+        self._has_audience = _has_audience(self._schema)
 
     # -- query translation ------------------------------------------------------------------
     def _term(self, field: str, token: str, boost: float = 1.0) -> Query:
@@ -121,6 +136,11 @@ class TantivyReader:
     def _access(self, access: AccessFilter) -> Query | None:
         if access.admin:
             return None
+        if self._has_audience:
+            keys = access.audience()
+            if not keys:
+                return Query.empty_query()
+            return Query.boolean_query([(Occur.Should, self._term(AUDIENCE_FIELD, k)) for k in keys])
         published = (Occur.Must, self._term("status", "published"))
         options = []
         if access.public:

@@ -4,7 +4,8 @@ Every web worker (and `repo-server index run`) starts a BackgroundWork; each of 
 loops only works while its process holds the matching lock — the live index generation's
 writer lock, the extractor lock — and otherwise retries every few seconds. So exactly one
 process writes the index and one extracts texts, whichever started first, and another takes
-over within seconds when it dies. Changes become searchable within about a second: the
+over within seconds when it dies. An index written by an older version of the schema is
+rebuilt beside the live one, which keeps answering until the swap. Changes become searchable within about a second: the
 writer polls the change log four times a second.
 """
 
@@ -18,7 +19,7 @@ from repo_server.ingest.extract.sandbox import ExtractionSandbox
 from repo_server.locks import FileLock
 
 from .context import Services
-from .indexing import catch_up, refresh_downloads
+from .indexing import catch_up, rebuild, refresh_downloads
 from .search_tools import search_index
 from .texts import extract_pending
 
@@ -67,6 +68,10 @@ class BackgroundWork:
                         self._sleep(self.retry_s)
                         continue
                     log.info("indexer: writing %s", writer.generation)
+                if writer.outdated:  # written by an older version: rebuild, search keeps answering
+                    log.warning("indexer: %s has an older index schema; rebuilding", writer.generation)
+                    log.info("indexer: rebuilt %s", rebuild(self.svc))
+                    continue  # the old writer is no longer live: the next round switches
                 catch_up(self.svc, writer)
                 if time.monotonic() - downloads_at > self.downloads_every_s:
                     refresh_downloads(self.svc, writer)

@@ -16,16 +16,16 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from repo_server.catalog.changes import changes_since, last_seq
 from repo_server.catalog.base import utcnow
-from repo_server.catalog.models import BlobText, Change, DownloadEvent, Resource
+from repo_server.catalog.models import Change, DownloadEvent, Resource
 from repo_server.indexer import IndexWriter, SearchDocument
 
 from .context import Services
 from .analysis_pool import AnalysisPool
-from .search_documents import RawDocument, analyze, raw_document
+from .search_documents import RawDocument, analyze, raw_documents
 from .search_tools import search_index, search_tools
 
 __all__ = ["catch_up", "refresh_downloads", "rebuild", "index_status"]
@@ -33,22 +33,11 @@ __all__ = ["catch_up", "refresh_downloads", "rebuild", "index_status"]
 BATCH = 500
 
 
-def _raw_documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[RawDocument], list[str]]:
-    """Raw documents for the live resources among `ids`, and the ids to delete."""
-    ids = list(dict.fromkeys(ids))
-    vocab = search_tools(svc).vocab
-    rows = {r.id: r for r in session.scalars(
-        select(Resource).where(Resource.id.in_(ids)).options(selectinload(Resource.tag_rows)))}
-    shas = {r.blob_sha256 for r in rows.values()}
-    texts = {t.sha256: t for t in session.scalars(select(BlobText).where(BlobText.sha256.in_(shas)))}
-    raws = [raw_document(r, texts.get(r.blob_sha256), vocab) for r in rows.values() if r.deleted_at is None]
-    return raws, [i for i in ids if i not in rows or rows[i].deleted_at is not None]
-
-
 def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
     """Documents for the live resources among `ids`, and the ids to delete."""
-    raws, deletes = _raw_documents(svc, session, ids)
-    analyzer = search_tools(svc).analyzer
+    tools = search_tools(svc)
+    raws, deletes = raw_documents(session, ids, tools.vocab)
+    analyzer = tools.analyzer
     return [analyze(raw, analyzer) for raw in raws], deletes
 
 
@@ -80,16 +69,18 @@ def refresh_downloads(svc: Services, writer: IndexWriter) -> int:
 
 
 def _raw_batches(svc: Services, size: int = BATCH * 2) -> Iterator[list[RawDocument]]:
-    """Every live resource as RawDocuments, in id order, one database query per batch."""
-    after = ""
+    """Every live resource as RawDocuments, in id order, a few database queries per batch.
+    Batches are keyed on the primary key alone (deleted rows are skipped afterwards): a
+    `deleted_at IS NULL` condition would let the database pick another index and sort, once
+    per batch."""
+    after, vocab = "", search_tools(svc).vocab
     while True:
         with svc.catalog.read() as session:
-            ids = list(session.scalars(
-                select(Resource.id).where(Resource.deleted_at.is_(None), Resource.id > after)
-                .order_by(Resource.id).limit(size)))
+            ids = list(session.scalars(select(Resource.id).where(Resource.id > after)
+                                       .order_by(Resource.id).limit(size)))
             if not ids:
                 return
-            raws, _ = _raw_documents(svc, session, ids)
+            raws, _ = raw_documents(session, ids, vocab)
         yield raws
         after = ids[-1]
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+import tantivy
 
 from repo_server.indexer import (AccessFilter, Analyzer, SearchDocument, SearchIndex, SearchRequest,
                                  Synonyms, build_text_query)
+from repo_server.indexer import tantivy_engine
 from repo_server.indexer.engine import ENGINES
 from repo_server.services.search_tools import shared_analyzer
 
@@ -26,9 +29,23 @@ def synonyms(analyzer: Analyzer) -> Synonyms:
     return Synonyms(analyzer, VOCAB_GROUPS)
 
 
-@pytest.fixture(params=ENGINES)
+def _schema_1_generation(idx: SearchIndex) -> None:
+    """Make the live generation one that the previous version wrote (no audience field), as
+    found right after an upgrade: it must answer correctly until the rebuild replaces it."""
+    live = idx.store.ensure_current()
+    for path in live.iterdir():
+        if path.name != "repo-meta.json":
+            path.unlink()
+    tantivy.Index(tantivy_engine._schema(with_audience=False), path=str(live), reuse=False)
+    idx.store.write_meta(live, replace(idx.store.read_meta(live), schema=1))
+
+
+@pytest.fixture(params=[*ENGINES, "tantivy-schema-1"])
 def index(request, tmp_path: Path) -> Iterator[SearchIndex]:
-    idx = SearchIndex(tmp_path / "index", request.param)
+    """Every engine, and Tantivy on a generation of the previous schema."""
+    idx = SearchIndex(tmp_path / "index", request.param.split("-")[0])
+    if request.param == "tantivy-schema-1":
+        _schema_1_generation(idx)
     yield idx
     idx.close()
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import pytest
 
 from repo_server.ingest.extract import Extraction
 from repo_server.services import ANONYMOUS
+from repo_server.services.background import BackgroundWork
 from repo_server.services.downloads import download_target, record_download
 from repo_server.services.indexing import catch_up, index_status, rebuild, refresh_downloads
 from repo_server.services.resources import delete_resource, ingest, update_resource
@@ -165,3 +169,23 @@ def test_rebuild_swaps_in_a_complete_index(services, world, library) -> None:
     assert report["documents"] == 6
     assert ids_of(found(services, world.teacher, q="勾股定理")) >= {library["pyth"], library["proof"]}
     assert len(search_index(services).store.generations()) == 1
+
+
+def test_an_index_of_an_older_schema_is_rebuilt_by_the_indexer(services, world, library) -> None:
+    """After an upgrade the live generation may hold an older schema: the background indexer
+    rebuilds it beside the live one and swaps; search answers throughout."""
+    index = search_index(services)
+    old = index.store.current()
+    index.store.write_meta(old, replace(index.store.read_meta(old), schema=1))
+    assert index_status(services)["outdated"]
+    work = BackgroundWork(services, poll_s=0.05, extract=False).start()
+    try:
+        deadline = time.monotonic() + 60
+        while index.store.current() == old and time.monotonic() < deadline:
+            assert library["pyth"] in ids_of(found(services, world.teacher, q="勾股定理"))
+            time.sleep(0.05)
+    finally:
+        work.stop()
+    status = index_status(services)
+    assert status["generation"] != old.name and not status["outdated"] and status["lag"] == 0
+    assert ids_of(found(services, world.teacher, q="勾股定理")) >= {library["pyth"], library["proof"]}
