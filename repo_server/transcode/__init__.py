@@ -1,9 +1,16 @@
-"""Media pipeline (issue 4): pure ffmpeg-python command builders with exactly one runner,
-video renditions, posters, storyboards, document page images and Pillow thumbnails.
+"""Media: turn uploads into what a teacher can preview and stream on a slow school link.
 
-Nothing lives here yet: the foundation provides what it will plug into — the `derivatives`
-table keyed by (source sha256, profile), the blob store protocol for storing outputs, and
-download responses (Range, ETag) that renditions will reuse.
+- runner.py    the one place that runs ffmpeg/ffprobe: low priority, time budget, progress
+- probe.py     what a media file holds (ffprobe JSON → MediaInfo)
+- profiles.py  the derivative profiles (video-360p, video-720p, …) and which apply
+- video.py     pure argv builders: renditions, remux, audio, poster, storyboard + WebVTT
+- images.py    Pillow thumbnails (EXIF orientation, CMYK, transparency, GIF, bomb limit)
+- pages.py     PDF page images with pypdfium2
+
+Nothing here knows the catalog or the blob store: services decide what to make and where
+the results go.
 """
 
-__all__: list[str] = []
+from .runner import MediaError
+
+__all__ = ["MediaError"]
