@@ -152,6 +152,19 @@ def test_extracted_text_becomes_searchable(services, world, library, reindex) ->
     assert ids_of(answer) == {library["autumn"]} and "<mark>配方法</mark>" in answer["hits"][0]["snippet"]
 
 
+def test_snippets_read_only_the_start_of_long_texts(services, world, library, reindex) -> None:
+    """A match deep inside a long text still finds the resource, but the snippet comes from
+    the text's start: scanning whole texts for every hit would cost more than the search."""
+    sha = next(sha for sha, _, name in pending_texts(services, 50) if name.startswith("秋天"))
+    text = "开头的段落。" + "填充内容" * 3000 + "本课学习配方法。"
+    store_text(services, sha, Extraction(status="done", text=text, chars=len(text), truncated=False,
+                                         extractor="test", message=""))
+    reindex()
+    answer = found(services, world.teacher, q="配方法")
+    assert ids_of(answer) == {library["autumn"]}
+    assert answer["hits"][0]["snippet"].startswith("开头的段落") and "<mark>" not in answer["hits"][0]["snippet"]
+
+
 def test_sort_by_downloads(services, world, library, reindex) -> None:
     for who in (world.teacher, world.other_teacher):
         record_download(services, who, download_target(services, who, library["proof"]),
