@@ -58,3 +58,12 @@ def test_search_page(client, indexed) -> None:
 
 def test_search_page_respects_permissions(client, indexed, world) -> None:
     assert "内部资料" not in client.get("/search?q=勾股定理").get_data(as_text=True)
+
+
+def test_search_page_pager(client, indexed) -> None:
+    first = client.get("/search?per_page=1").get_data(as_text=True)
+    assert "第 1 / 2 页" in first and "上一页" not in first
+    assert 'href="/search?per_page=1&amp;page=2">下一页' in first
+    second = client.get("/search?per_page=1&page=2").get_data(as_text=True)
+    assert "第 2 / 2 页" in second and "下一页" not in second and "page=1" in second
+    assert "pager" not in client.get("/search?q=秋天").get_data(as_text=True)   # one page: no pager
