@@ -3,8 +3,9 @@
 Every word the teacher typed must match (AND), each in any of its forms (OR): the word, a
 synonym from the vocabularies (部编版 ↔ 统编版, 初一 ↔ 七年级, 生物 ↔ 生物学), the smaller
 dictionary words that together spell it (勾股定理 → 勾股 + 定理, when the text was segmented
-differently), or — for Latin letters — pinyin of titles (gougu, ggdl). Nothing is an operator: quotes, AND/OR, *, -,
-emoji and control characters are just separators, so no input can break the query.
+differently), or — for Latin letters — pinyin of titles (gougu, ggdl). Nothing is an
+operator: quotes, AND/OR, *, -, emoji and control characters are just separators, so no
+input can break the query.
 """
 
 from __future__ import annotations

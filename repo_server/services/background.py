@@ -4,9 +4,9 @@ Every web worker (and `repo-server index run`) starts a BackgroundWork; each of 
 loops only works while its process holds the matching lock — the live index generation's
 writer lock, the extractor lock — and otherwise retries every few seconds. So exactly one
 process writes the index and one extracts texts, whichever started first, and another takes
-over within seconds when it dies. An index written by an older version of the schema is
-rebuilt beside the live one, which keeps answering until the swap. Changes become searchable within about a second: the
-writer polls the change log four times a second.
+over within seconds when it dies. Changes become searchable within about a second: the
+writer polls the change log four times a second. An index written by an older version of the
+schema is rebuilt beside the live one, which keeps answering until the swap.
 """
 
 from __future__ import annotations
