@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from repo_server.config import Settings
 from repo_server.services import Services
+from repo_server.tasks import MediaQueue
 
 from . import web
 
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
     services.require_current_schema()
+    if services.enqueue is None:  # media jobs of uploads go to the queue after their commit
+        services.enqueue = MediaQueue(settings, services).enqueue
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -120,7 +120,20 @@ class Settings:
         parse=_positive_int)
     soffice: str = _setting(
         "REPO_SOFFICE", "soffice",
-        "LibreOffice's command, for text from legacy DOC/PPT/XLS/WPS files.")
+        "LibreOffice's command, for text from legacy DOC/PPT/XLS/WPS files and page previews "
+        "of office documents.")
+    queue_url: str = _setting(
+        "REPO_QUEUE_URL", "",
+        "Job queue for media work: empty keeps it in a SQLite file in the data dir (no broker, "
+        "workers on this machine); `redis://host:6379/0` lets workers run on other machines.")
+    embedded_worker: bool = _setting(
+        "REPO_EMBEDDED_WORKER", True,
+        "Let `repo-server serve` start one media worker beside the web workers. Turn off when "
+        "`repo-server worker` runs as its own service (or on other machines).", parse=_bool)
+    media_timeout_factor: int = _setting(
+        "REPO_MEDIA_TIMEOUT_FACTOR", 4,
+        "A video step may take this many times the video's length (plus 5 minutes) before it is "
+        "stopped and retried later.", parse=_positive_int)
     proxy_hops: int = _setting(
         "REPO_PROXY_HOPS", 0,
         "How many reverse proxies (nginx) sit in front and set X-Forwarded-For/-Proto/-Host; "
@@ -160,6 +173,11 @@ class Settings:
         """Uploads land here while being hashed; same filesystem as blob_dir so adoption is a rename."""
         return self.data_dir / "tmp"
 
+    @property
+    def queue_file(self) -> Path:
+        """The embedded job queue (SqliteHuey) when REPO_QUEUE_URL is empty."""
+        return self.data_dir / "queue.sqlite3"
+
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -182,6 +200,8 @@ class Settings:
                     f"{f.metadata['env']} must be one of {', '.join(choices)} (got {value!r})")
         if self.blobstore == "minio" and not (self.s3_access_key and self.s3_secret_key):
             raise ConfigError("REPO_BLOBSTORE=minio needs REPO_S3_ACCESS_KEY and REPO_S3_SECRET_KEY")
+        if self.queue_url and not self.queue_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REPO_QUEUE_URL must be a redis:// URL or empty (got {self.queue_url!r})")
         url = self.catalog_url
         if not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError(

@@ -9,6 +9,10 @@ own app after the fork, so no database connection is shared between processes.
 from __future__ import annotations
 
 import atexit
+import os
+import signal
+import subprocess
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -17,7 +21,7 @@ from repo_server.app import create_app
 from repo_server.services.background import BackgroundWork
 from repo_server.config import Settings
 
-__all__ = ["RepoServer", "serve"]
+__all__ = ["RepoServer", "serve", "start_embedded_worker"]
 
 
 class RepoServer(BaseApplication):
@@ -61,6 +65,25 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
     }
 
 
+def start_embedded_worker() -> subprocess.Popen:
+    """`repo-server worker` as a child of this server: it stops when the server stops (and,
+    through --exit-with, when the server dies without stopping it)."""
+    worker = subprocess.Popen([sys.executable, "-m", "repo_server.cli", "worker",
+                               "--exit-with", str(os.getpid())], stdin=subprocess.DEVNULL)
+
+    def stop() -> None:
+        worker.send_signal(signal.SIGINT)    # Huey's graceful stop: the running job is requeued
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+    atexit.register(stop)
+    return worker
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    if settings.embedded_worker:
+        start_embedded_worker()
     RepoServer(settings, gunicorn_options(settings, host or settings.host,
                                           port or settings.port)).run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String,
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -23,7 +23,7 @@ __all__ = ["Blob", "BlobText", "Resource", "ResourceTag", "Derivative", "VISIBIL
 
 VISIBILITIES = ("public", "organisation", "private")
 STATUSES = ("draft", "published")
-DERIVATIVE_STATES = ("queued", "running", "done", "failed")
+DERIVATIVE_STATES = ("queued", "running", "done", "failed", "cancelled")
 TEXT_STATES = ("done", "empty", "failed", "unsupported")
 # resource attribute → vocabulary scheme
 CLASSIFICATION_SCHEMES = {
@@ -130,7 +130,9 @@ class ResourceTag(Base):
 
 class Derivative(Base):
     """Something computed from a blob (rendition, poster, page images), keyed by
-    (source sha256, profile) so identical uploads share their derivatives."""
+    (source sha256, profile) so identical uploads share their derivatives. `blob_sha256` is
+    the file (for `pages`, the first page; every page is a DerivativePage); `meta` holds what
+    the player or viewer needs (duration, size, page count, storyboard grid, contents)."""
 
     __tablename__ = "derivatives"
     __table_args__ = (
@@ -144,5 +146,6 @@ class Derivative(Base):
     blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     status: Mapped[str] = mapped_column(String(12), default="queued")
     message: Mapped[str] = mapped_column(Text, default="")
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

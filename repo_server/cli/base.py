@@ -16,6 +16,7 @@ import click
 from repo_server.config import Settings
 from repo_server.errors import ConfigError, RepoError, StorageError
 from repo_server.services import Services
+from repo_server.tasks import MediaQueue
 
 __all__ = ["cli", "handles_errors", "open_services", "fail", "EXIT_REFUSED", "EXIT_TEMPFAIL",
            "EXIT_CONFIG"]
@@ -43,9 +44,19 @@ def handles_errors(func: Callable) -> Callable:
 
 
 def open_services(*, migrated: bool = True) -> Services:
-    services = Services.open(Settings.from_env())
+    """Services for a command, wired to the media queue (imports make media jobs)."""
+    settings = Settings.from_env()
+    services = Services.open(settings)
     if migrated:
         services.require_current_schema()
+    queue: list[MediaQueue] = []
+
+    def enqueue(job_ids: list[int]) -> None:  # the queue is opened only when there is work
+        if not queue:
+            queue.append(MediaQueue(settings, services))
+        queue[0].enqueue(job_ids)
+
+    services.enqueue = enqueue
     return services
 
 

@@ -3,7 +3,7 @@
 Reports, never repairs on its own:
 - missing: a blob row (used by a resource or derivative) with no bytes in the store: data loss;
 - orphans: bytes in the store with no blob row (a crash between store and commit);
-- unreferenced: blob rows no live resource or derivative uses (left by deletions);
+- unreferenced: blob rows no live resource or derivative (page images included) uses (left by deletions);
 - size mismatches, and with `deep=True` content that no longer hashes to its key.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, union
 
 from repo_server.blobstore import BlobNotFound
-from repo_server.catalog.models import Blob, Derivative, Resource
+from repo_server.catalog.models import Blob, Derivative, DerivativePage, Resource
 
 from .context import Services
 
@@ -45,7 +45,8 @@ def check_consistency(svc: Services, *, deep: bool = False) -> ConsistencyReport
         used = set(session.scalars(union(
             select(Resource.blob_sha256).where(Resource.deleted_at.is_(None)),
             select(Derivative.source_sha256),
-            select(Derivative.blob_sha256).where(Derivative.blob_sha256.is_not(None)))))
+            select(Derivative.blob_sha256).where(Derivative.blob_sha256.is_not(None)),
+            select(DerivativePage.blob_sha256))))
         report.resources = session.query(Resource).filter(Resource.deleted_at.is_(None)).count()
     report.blobs = len(sizes)
     stored = set(svc.blobs.iter_sha256())

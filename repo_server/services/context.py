@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from repo_server.blobstore import BlobStore, Staging, open_blobstore
 from repo_server.catalog import Catalog
@@ -26,6 +27,9 @@ class Services:
     staging: Staging
     # Per-process objects built on first use (search index, analyzer …): see search_tools.py.
     cache: dict = field(default_factory=dict, repr=False)
+    # Hands media job ids to the job queue after their commit (set by the app, the CLI and
+    # the worker: repo_server/tasks.py); None where no queue is wired, e.g. some tests.
+    enqueue: Callable[[list[int]], None] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Services":

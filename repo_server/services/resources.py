@@ -4,7 +4,8 @@ Ingest order (docs/architecture.md, "Ingest"): the bytes are already staged and 
 the file is checked (type policy) and the metadata validated before anything is stored;
 then, in one transaction, the blob row is claimed under a lock, duplicates are checked
 under that lock, the blob enters the store, the resource and its change-log row are
-inserted and committed. If anything fails after a new blob was stored, the blob is deleted
+inserted, with the media job that will make its previews (docs/media.md), and committed;
+the job is handed to the queue after the commit. If anything fails after a new blob was stored, the blob is deleted
 before the lock is released, so a failed ingest leaves no row and no blob.
 
 Duplicates: the same bytes are stored once. Uploading bytes that a live resource already
@@ -31,6 +32,7 @@ from repo_server.ingest import check_acceptable, clean_filename
 
 from .actor import Actor
 from .context import Services
+from .media_jobs import hand_over, queue_media
 from .fields import VOCAB_FIELDS, parse_metadata
 from .permissions import require_edit, require_uploader, require_view, visible_clause
 from .views import resource_view
@@ -69,12 +71,16 @@ def ingest(svc: Services, actor: Actor, staged: StagedFile, filename: str | None
                 session.add(resource)
                 session.flush()
                 record_change(session, resource.id, "create", actor.user_id)
+                job_id = queue_media(session, sha256, family=sniffed.family, mime=sniffed.mime,
+                                     filename=name)
                 view = resource_view(session, resource)
                 session.commit()
             except BaseException:
                 if created:  # still holding the blob row lock: nobody else can depend on it
                     svc.blobs.delete(sha256)
                 raise
+        if job_id is not None:
+            hand_over(svc, [job_id])
         return view
     finally:
         staged.discard()

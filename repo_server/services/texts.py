@@ -9,11 +9,6 @@ unaffected either way.
 
 from __future__ import annotations
 
-import shutil
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
-
 from sqlalchemy import delete, select
 
 from repo_server.catalog.base import utcnow
@@ -22,6 +17,7 @@ from repo_server.catalog.models import Blob, BlobText, Resource
 from repo_server.ingest import extension_of
 from repo_server.ingest.extract import Extraction
 
+from .blob_files import local_copy
 from .context import Services
 
 __all__ = ["pending_texts", "store_text", "extract_pending", "retry_failed"]
@@ -58,28 +54,11 @@ def store_text(svc: Services, sha256: str, result: Extraction) -> int:
         return len(ids)
 
 
-@contextmanager
-def _local_copy(svc: Services, sha256: str) -> Iterator[Path]:
-    """A filesystem path to the blob: the stored file itself, or a staged copy (S3)."""
-    path = svc.blobs.local_path(sha256)
-    if path is not None:
-        yield path
-        return
-    staged = svc.staging.new()
-    try:
-        with svc.blobs.open(sha256) as stream:
-            shutil.copyfileobj(stream, staged, 1024 * 1024)
-        staged.finish()
-        yield staged.path
-    finally:
-        staged.discard()
-
-
 def extract_pending(svc: Services, sandbox, *, limit: int = 20) -> int:
     """Extract up to `limit` pending blobs with `sandbox` (ExtractionSandbox); return the count."""
     done = 0
     for sha256, mime, filename in pending_texts(svc, limit):
-        with _local_copy(svc, sha256) as path:
+        with local_copy(svc, sha256) as path:
             result = sandbox.extract(path, mime=mime, extension=extension_of(filename),
                                      max_chars=svc.settings.extract_max_chars)
         store_text(svc, sha256, result)

@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from repo_server.catalog.models import BlobText, Derivative, Resource
+from repo_server.catalog.models import BlobText, MediaJob, Resource
 
+from .derivatives import derivative_views
 from .fields import VOCAB_FIELDS
+from .media_jobs import job_view
 
 
 def text_state(session: Session, sha256: str) -> dict:
@@ -59,8 +61,7 @@ def resource_view(session: Session, r: Resource, *, with_derivatives: bool = Tru
     })
     if with_derivatives:
         view["text"] = text_state(session, r.blob_sha256)
-        rows = session.scalars(select(Derivative).where(Derivative.source_sha256 == r.blob_sha256)
-                               .order_by(Derivative.profile)).all()
-        view["derivatives"] = [{"profile": d.profile, "status": d.status, "message": d.message,
-                                "sha256": d.blob_sha256} for d in rows]
+        job = session.scalar(select(MediaJob).where(MediaJob.source_sha256 == r.blob_sha256))
+        view["media"] = job_view(job) if job is not None else None
+        view["derivatives"] = derivative_views(session, r.blob_sha256)
     return view

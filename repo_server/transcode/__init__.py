@@ -6,11 +6,12 @@
 - video.py     pure argv builders: renditions, remux, audio, poster, storyboard + WebVTT
 - images.py    Pillow thumbnails (EXIF orientation, CMYK, transparency, GIF, bomb limit)
 - pages.py     PDF page images with pypdfium2
+- ebook.py     EPUB cover and table of contents
 
 Nothing here knows the catalog or the blob store: services decide what to make and where
 the results go.
 """
 
-from .runner import MediaError
+from .runner import Cancelled, MediaError
 
-__all__ = ["MediaError"]
+__all__ = ["MediaError", "Cancelled"]

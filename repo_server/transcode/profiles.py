@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .probe import MediaInfo
 
-__all__ = ["VideoProfile", "VIDEO_PROFILES", "video_profiles_for", "PROFILE_NAMES",
+__all__ = ["VideoProfile", "VIDEO_PROFILES", "video_profiles_for",
            "MAX_FPS", "KEYFRAME_S", "AUDIO_RATE", "AUDIO_PROFILE_BITRATE"]
 
 MAX_FPS = 30
@@ -38,8 +38,6 @@ VIDEO_PROFILES = (
     VideoProfile("video-360p", 360, 23, 800, 1600, 96),
     VideoProfile("video-720p", 720, 23, 2500, 5000, 128),
 )
-
-PROFILE_NAMES = ("video-360p", "video-720p", "audio", "poster", "storyboard", "thumbnail", "pages")
 
 
 def video_profiles_for(info: MediaInfo) -> list[VideoProfile]:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-__all__ = ["MediaError", "RunResult", "run", "LOW_PRIORITY"]
+__all__ = ["MediaError", "Cancelled", "RunResult", "run", "LOW_PRIORITY"]
 
 LOW_PRIORITY = 10          # nice value of every media process
 _STDERR_TAIL = 4000
@@ -31,6 +31,13 @@ class MediaError(Exception):
         super().__init__(message)
         self.message = message
         self.transient = transient
+
+
+class Cancelled(MediaError):
+    """The job was cancelled while this step ran; its process was stopped."""
+
+    def __init__(self) -> None:
+        super().__init__("cancelled")
 
 
 @dataclass(frozen=True)
@@ -64,9 +71,11 @@ def _tail_reader(stream, keep: list[str]) -> None:
 
 
 def run(argv: Sequence[str], *, timeout_s: float, total_s: float | None = None,
-        on_progress: Callable[[float], None] | None = None) -> RunResult:
+        on_progress: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None) -> RunResult:
     """Run `argv` to completion within `timeout_s`. Raises MediaError (transient) on timeout
-    or when the program is missing; a non-zero exit is returned for the caller to judge."""
+    or when the program is missing, Cancelled as soon as `stop` is set; a non-zero exit is
+    returned for the caller to judge."""
     started = time.monotonic()
     try:
         process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -85,11 +94,14 @@ def run(argv: Sequence[str], *, timeout_s: float, total_s: float | None = None,
     for reader in readers:
         reader.start()
     try:
-        returncode = process.wait(timeout=timeout_s)
+        returncode = _wait(process, started + timeout_s, stop)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         raise MediaError(f"{os.path.basename(argv[0])} took longer than {timeout_s:.0f} s and was "
                          "stopped", transient=True) from None
+    except Cancelled:
+        _kill_group(process)
+        raise
     finally:
         for reader in readers:
             reader.join(5)
@@ -97,6 +109,19 @@ def run(argv: Sequence[str], *, timeout_s: float, total_s: float | None = None,
         raise MediaError(f"{os.path.basename(argv[0])} was killed by signal {-returncode}",
                          transient=True)
     return RunResult(returncode, bytes(out), err[0] if err else "", time.monotonic() - started)
+
+
+def _wait(process: subprocess.Popen, deadline: float, stop: threading.Event | None) -> int:
+    """The exit code; TimeoutExpired past the deadline, Cancelled when `stop` is set."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(process.args, 0)
+        try:
+            return process.wait(timeout=min(left, 0.5) if stop is not None else left)
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                raise Cancelled() from None
 
 
 def _kill_group(process: subprocess.Popen) -> None:

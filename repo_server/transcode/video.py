@@ -8,6 +8,7 @@ starts playing before the whole file has arrived over a slow school link.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import ffmpeg
@@ -116,24 +117,37 @@ def poster_argv(src: Path, dst: Path, info: MediaInfo, ffmpeg_cmd: str = "ffmpeg
     return _compile(ffmpeg.output(frame, str(dst), vframes=1, **{"q:v": 3}, f="image2"), ffmpeg_cmd)
 
 
+@dataclass(frozen=True)
 class StoryboardPlan:
-    """A seek-preview sprite: one tile every `interval` seconds, `columns` per row."""
+    """A seek-preview sprite: one tile every `interval` seconds, `columns` per row. Stored as
+    the storyboard's metadata (`as_meta`), from which the WebVTT is written when asked for."""
 
-    def __init__(self, info: MediaInfo, *, max_tiles: int = 100, columns: int = 10,
-                 tile_width: int = 160) -> None:
-        assert info.video is not None
-        self.duration = info.duration
-        self.interval = max(round(info.duration / max_tiles, 3), 1.0)
-        self.tiles = max(min(int(info.duration // self.interval) or 1, max_tiles), 1)
-        self.columns = min(columns, self.tiles)
-        self.rows = -(-self.tiles // self.columns)
-        width, height = info.video.display_size
-        self.tile_width = tile_width
-        self.tile_height = max(round(tile_width * height / width / 2) * 2, 2)
+    duration: float
+    interval: float
+    tiles: int
+    columns: int
+    rows: int
+    tile_width: int
+    tile_height: int
+
+    def as_meta(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "StoryboardPlan":
+        return cls(**{f.name: meta[f.name] for f in fields(cls)})
 
 
-def storyboard_plan(info: MediaInfo) -> StoryboardPlan:
-    return StoryboardPlan(info)
+def storyboard_plan(info: MediaInfo, *, max_tiles: int = 100, columns: int = 10,
+                    tile_width: int = 160) -> StoryboardPlan:
+    assert info.video is not None
+    interval = max(round(info.duration / max_tiles, 3), 1.0)
+    tiles = max(min(int(info.duration // interval) or 1, max_tiles), 1)
+    columns = min(columns, tiles)
+    width, height = info.video.display_size
+    return StoryboardPlan(duration=info.duration, interval=interval, tiles=tiles, columns=columns,
+                          rows=-(-tiles // columns), tile_width=tile_width,
+                          tile_height=max(round(tile_width * height / width / 2) * 2, 2))
 
 
 def storyboard_argv(src: Path, dst: Path, plan: StoryboardPlan, ffmpeg_cmd: str = "ffmpeg") -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, ui
+from . import api, auth, media, ui  # noqa: F401  (media adds routes to the API)
 from .csrf import csrf
 from .errors import register_error_handlers
 from .uploads import StagingRequest, discard_staged_files

@@ -16,7 +16,7 @@ from repo_server.errors import InvalidInput
 from repo_server.indexer import FACET_FIELDS
 from repo_server.services import resources as resource_service
 from repo_server.services import searching
-from repo_server.services.downloads import download_target, record_download
+from repo_server.services.downloads import DownloadTarget, download_target, record_download
 from repo_server.services.maintenance import health
 from repo_server.services.searching import InvalidQuery, SearchParams
 from repo_server.services.vocabularies import list_vocabularies
@@ -27,7 +27,8 @@ from .files import blob_response
 from .openapi import openapi_document
 from .uploads import received_file
 
-__all__ = ["bp", "health_bp", "with_links", "form_metadata", "send_download", "search_params"]
+__all__ = ["bp", "health_bp", "with_links", "form_metadata", "send_download", "send_target",
+           "search_params", "derivative_links"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
@@ -52,7 +53,21 @@ def with_links(view: dict[str, Any]) -> dict[str, Any]:
     view["url"] = url_for("api.resource", resource_id=rid)
     view["download_url"] = url_for("api.download", resource_id=rid)
     view["page_url"] = url_for("ui.resource", resource_id=rid)
+    for derivative in view.get("derivatives", ()):
+        derivative_links(rid, derivative)
     return view
+
+
+def derivative_links(rid: str, derivative: dict[str, Any]) -> None:
+    """`url` of a finished derivative (None until then); page and WebVTT links where they apply."""
+    done, profile = derivative["status"] == "done", derivative["profile"]
+    derivative["url"] = (url_for("api.derivative", resource_id=rid, profile=profile)
+                         if done and derivative.get("sha256") else None)
+    if done and profile == "pages":
+        derivative["page_urls"] = [url_for("api.derivative_page", resource_id=rid, number=n)
+                                   for n in range(1, derivative.get("pages", 0) + 1)]
+    if done and profile == "storyboard":
+        derivative["vtt_url"] = url_for("api.storyboard_vtt", resource_id=rid)
 
 
 def form_metadata(form: MultiDict) -> dict[str, Any]:
@@ -122,8 +137,13 @@ def download(resource_id: str):
 
 def send_download(resource_id: str, *, inline: bool):
     """Send a resource's original file, count the download, honour the store's mode."""
-    svc, actor = _svc(), current_actor()
-    target = download_target(svc, actor, resource_id)
+    return send_target(download_target(_svc(), current_actor(), resource_id), inline=inline)
+
+
+def send_target(target: DownloadTarget, *, inline: bool, count: bool = True):
+    """Send an original or a derivative file (Range, ETag, presigned redirect for S3);
+    count it as a download when `count`."""
+    svc = _svc()
     presigned = None
     # Active content is never redirected: S3 cannot add nosniff and the sandbox policy.
     if svc.settings.s3_download == "redirect" and request.method == "GET" and not target.active:
@@ -131,14 +151,14 @@ def send_download(resource_id: str, *, inline: bool):
                                             mime=target.mime)
     if presigned:
         requested = request.range
-        if requested is None or requested.ranges[0][0] == 0:  # same rule as blob_response
+        if count and (requested is None or requested.ranges[0][0] == 0):  # as blob_response
             _count(target)
         return redirect(presigned, code=302)
     response, first_byte = blob_response(
         lambda start, length: svc.blobs.open(target.sha256, start, length),
         sha256=target.sha256, size=target.size, mime=target.mime, filename=target.filename,
         inline=inline, last_modified=target.last_modified, active=target.active)
-    if first_byte == 0:
+    if count and first_byte == 0:
         _count(target)
     return response
 

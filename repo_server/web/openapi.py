@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 from repo_server import __version__
+from repo_server.catalog.models import DERIVATIVE_STATES, JOB_STATES
 from repo_server.services.fields import FIELDS
+from repo_server.services.media_plan import DERIVATIVE_PROFILES
 
 __all__ = ["openapi_document"]
 
@@ -46,7 +48,8 @@ def openapi_document() -> dict[str, Any]:
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "organisation": {"type": ["object", "null"]}, "owner_id": {"type": ["integer", "null"]},
-        "derivatives": {"type": "array", "items": {"type": "object"}},
+        "derivatives": {"type": "array", "items": _ref("Derivative")},
+        "media": {"oneOf": [_ref("MediaJob"), {"type": "null"}]},
     }
     for f in FIELDS:
         resource_props[f.name] = term if f.kind == "vocab" else _field_schema(f)
@@ -111,6 +114,40 @@ def openapi_document() -> dict[str, Any]:
                                       "304": {"description": "Not modified"},
                                       "404": not_found,
                                       "416": {"description": "Range not satisfiable"}}}},
+            "/api/v1/resources/{resource_id}/derivatives/{profile}": {
+                "parameters": [rid, {"name": "profile", "in": "path", "required": True,
+                                     "schema": {"type": "string", "enum": list(DERIVATIVE_PROFILES)}},
+                               {"name": "download", "in": "query", "schema": {"type": "boolean"},
+                                "description": "As an attachment (counted as a download for "
+                                               "video and audio renditions); inline otherwise"}],
+                "get": {"summary": "A rendition or preview file (Range, ETag), checked like the original",
+                        "responses": {"200": {"description": "The file"},
+                                      "206": {"description": "Part of the file"},
+                                      "302": {"description": "Presigned S3 URL (redirect mode)"},
+                                      "304": {"description": "Not modified"},
+                                      "404": _error("No such resource or derivative, or not made yet"),
+                                      "416": {"description": "Range not satisfiable"}}}},
+            "/api/v1/resources/{resource_id}/derivatives/pages/{number}": {
+                "parameters": [rid, {"name": "number", "in": "path", "required": True,
+                                     "schema": {"type": "integer", "minimum": 1}}],
+                "get": {"summary": "One page image of a document (WebP, or PNG)",
+                        "responses": {"200": {"description": "The image"},
+                                      "304": {"description": "Not modified"},
+                                      "404": _error("No such page, or not made yet")}}},
+            "/api/v1/resources/{resource_id}/derivatives/storyboard.vtt": {
+                "parameters": [rid],
+                "get": {"summary": "Seek previews: WebVTT cues into the storyboard sprite (#xywh=)",
+                        "responses": {"200": {"description": "text/vtt"},
+                                      "404": _error("No storyboard (yet)")}}},
+            "/api/v1/resources/{resource_id}/media/{action}": {
+                "parameters": [rid, {"name": "action", "in": "path", "required": True,
+                                     "schema": {"type": "string", "enum": ["retry", "cancel"]}}],
+                "post": {"summary": "Retry a failed media job, or cancel a queued or running one",
+                         "responses": {"200": {"description": "The resource", "content": {
+                             "application/json": {"schema": _ref("Resource")}}},
+                             "403": _error("Not allowed to change this resource"),
+                             "404": _error("No such resource, or it has no media job"),
+                             "422": _error("The job is not in a state for this action")}}},
             "/api/v1/search": {
                 "get": {"summary": "Full-text search with facets, permission-filtered",
                         "description": "Chinese full text over titles, descriptions, tags, "
@@ -150,6 +187,23 @@ def openapi_document() -> dict[str, Any]:
                     "error": {"type": "string"}, "message": {"type": "string"},
                     "field": {"type": "string"}}},
                 "Resource": {"type": "object", "properties": resource_props},
+                "Derivative": {"type": "object", "required": ["profile", "status"], "properties": {
+                    "profile": {"type": "string", "enum": list(DERIVATIVE_PROFILES)},
+                    "status": {"type": "string", "enum": list(DERIVATIVE_STATES)},
+                    "message": {"type": "string"}, "url": {"type": ["string", "null"]},
+                    "size": {"type": ["integer", "null"]}, "mime": {"type": ["string", "null"]},
+                    "sha256": {"type": ["string", "null"]},
+                    "duration": {"type": "number"}, "width": {"type": "integer"},
+                    "height": {"type": "integer"}, "page_count": {"type": "integer"},
+                    "page_urls": {"type": "array", "items": {"type": "string"}},
+                    "vtt_url": {"type": "string"},
+                    "entries": {"type": "array", "items": {"type": "object", "properties": {
+                        "title": {"type": "string"}, "level": {"type": "integer"}}}}}},
+                "MediaJob": {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "kind": {"type": "string"},
+                    "status": {"type": "string", "enum": list(JOB_STATES)},
+                    "message": {"type": "string"}, "progress": {"type": "number"},
+                    "attempts": {"type": "integer"}}},
                 "SearchResults": {"type": "object", "properties": {
                     "query": {"type": "string"}, "total": {"type": "integer"},
                     "page": {"type": "integer"}, "per_page": {"type": "integer"},

@@ -36,6 +36,7 @@ EXPORT_FILTERS = {
     "docx": "docx:MS Word 2007 XML",
     "pptx": "pptx:Impress MS PowerPoint 2007 XML",
     "xlsx": "xlsx:Calc MS Excel 2007 XML",
+    "pdf": "pdf",      # page previews: LibreOffice picks the PDF export of the document's kind
 }
 
 _SEED_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -54,7 +55,7 @@ xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XM
 @contextmanager
 def convert_with_libreoffice(path: Path, *, source_suffix: str, target: str, timeout_s: float,
                              soffice: str = "soffice") -> Iterator[Path]:
-    """Yield the converted file (`target` is docx, pptx or xlsx); cleaned up on exit.
+    """Yield the converted file (`target` is docx, pptx, xlsx or pdf); cleaned up on exit.
 
     `source_suffix` is what the content really is (doc, ppt, xls, rtf, odt, …): LibreOffice
     picks its import filter partly by name, and blob files have no meaningful name.
