@@ -97,9 +97,9 @@ class MediaQueue:
 
 
 class _Consumer(Consumer):
-    """Huey's consumer, plus: a stop signal first stops the running jobs (their ffmpeg is
-    killed and they go back to the queue), so a graceful stop takes seconds, not the rest of
-    a two-hour transcode."""
+    """Huey's consumer, plus: a stop signal (SIGINT or SIGTERM) first stops the running jobs
+    (their ffmpeg is killed and they go back to the queue), then stops gracefully, so a stop
+    takes seconds, not the rest of a two-hour transcode."""
 
     def __init__(self, queue: MediaQueue, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -108,4 +108,7 @@ class _Consumer(Consumer):
     def _handle_signal(self, signum, frame) -> None:  # Huey's hook for SIGINT/SIGTERM/SIGHUP
         if signum in (signal.SIGINT, signal.SIGTERM):   # SIGHUP restarts: jobs may go on
             self._queue.shutdown.set()
+            # Both stop gracefully (systemd sends SIGTERM): Huey's immediate stop would exit
+            # with the job thread still running, leaving the job "running" and ffmpeg behind.
+            signum = self._graceful_sig
         super()._handle_signal(signum, frame)

@@ -254,6 +254,7 @@ def live_server(services: Services, tmp_path: Path, request) -> Iterator[LiveSer
     env = {**os.environ, "REPO_DATA_DIR": str(services.settings.data_dir),
            "REPO_DATABASE_URL": services.settings.database_url, "REPO_SECRET_KEY": "test-secret",
            "REPO_WORKERS": "1", "REPO_THREADS": "4", "REPO_LOG_LEVEL": "warning",
+           "REPO_EMBEDDED_WORKER": "false",   # media jobs only where a test asks for them
            **(marker.kwargs if marker else {})}
     log = tmp_path / "server.log"
     with open(log, "wb") as out:

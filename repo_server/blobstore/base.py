@@ -92,5 +92,6 @@ class BlobStore(Protocol):
     def local_path(self, sha256: str) -> Path | None:
         """A filesystem path to the bytes when the backend has one (sendfile, X-Accel), else None."""
 
-    def presigned_url(self, sha256: str, *, filename: str, mime: str, expires_s: int = 300) -> str | None:
+    def presigned_url(self, sha256: str, *, filename: str, mime: str, inline: bool = False,
+                      expires_s: int = 300) -> str | None:
         """A short-lived URL a client can GET directly, or None when the backend has none."""

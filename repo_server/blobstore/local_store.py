@@ -97,7 +97,8 @@ class LocalBlobStore:
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)
 
-    def presigned_url(self, sha256: str, *, filename: str, mime: str, expires_s: int = 300) -> str | None:
+    def presigned_url(self, sha256: str, *, filename: str, mime: str, inline: bool = False,
+                      expires_s: int = 300) -> str | None:
         return None
 
 

@@ -176,14 +176,16 @@ class MinioBlobStore:
     def local_path(self, sha256: str) -> Path | None:
         return None
 
-    def presigned_url(self, sha256: str, *, filename: str, mime: str, expires_s: int = 300) -> str:
-        """A GET URL valid `expires_s` seconds that downloads as `filename` with type `mime`.
+    def presigned_url(self, sha256: str, *, filename: str, mime: str, inline: bool = False,
+                      expires_s: int = 300) -> str:
+        """A GET URL valid `expires_s` seconds that serves `filename` with type `mime`, as an
+        attachment or (`inline`) for the page's player and images.
 
         Signing is local (no request) because the region is known. The client must be able
         to reach the endpoint itself (REPO_S3_DOWNLOAD=redirect).
         """
         key = blob_key(sha256)
-        headers = {"response-content-disposition": content_disposition(filename),
+        headers = {"response-content-disposition": content_disposition(filename, inline=inline),
                    "response-content-type": mime}
         with self._errors(f"sign URL for blob {sha256}"):
             return self.client.presigned_get_object(

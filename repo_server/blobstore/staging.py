@@ -148,14 +148,20 @@ class Staging:
         return staged
 
     def sweep(self, older_than_s: float = 24 * 3600) -> int:
-        """Delete staged files left by crashed processes; returns how many were removed."""
+        """Delete staged files and media scratch directories left by crashed processes;
+        returns how many were removed."""
         if not self.directory.is_dir():
             return 0
         cutoff = time.time() - older_than_s
         removed = 0
         for entry in self.directory.iterdir():
-            if entry.name.startswith("incoming-") and entry.stat().st_mtime < cutoff:
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.name.startswith("incoming-"):
                 entry.unlink(missing_ok=True)
+                removed += 1
+            elif entry.name.startswith("media-") and entry.is_dir():  # a media job's scratch
+                shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
         return removed
 

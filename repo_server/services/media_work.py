@@ -184,7 +184,7 @@ def _av_job(job: _Job, src: Path) -> None:
 def _rendition(job: _Job, src: Path, info: MediaInfo, profile) -> Output:
     dst = job.work / f"{profile.name}.mp4"
     remux = argv.can_remux(info, profile)
-    job.ffmpeg(argv.remux_argv(src, dst, info) if remux else argv.rendition_argv(src, dst, info, profile),
+    job.ffmpeg(argv.remux_argv(src, dst, info, profile) if remux else argv.rendition_argv(src, dst, info, profile),
                info.duration)
     out = _probe_output(dst, info.duration)
     meta = {"duration": round(out.duration, 3), "bit_rate": out.bit_rate, "remuxed": remux}

@@ -9,6 +9,7 @@ error message and ffmpeg's `-progress pipe:1` lines turned into a fraction done.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,6 +20,10 @@ from typing import Callable, Sequence
 __all__ = ["MediaError", "Cancelled", "RunResult", "run", "LOW_PRIORITY"]
 
 LOW_PRIORITY = 10          # nice value of every media process
+# The kernel kills the child when the thread that started it dies (a worker killed with
+# SIGKILL): ffmpeg ignores SIGPIPE, so it would otherwise transcode on, orphaned, in its own
+# session. setpriv (util-linux, on every Debian) sets that and execs: same pid, same group.
+_DIE_WITH_US = ["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []
 _STDERR_TAIL = 4000
 _STDOUT_LIMIT = 4 * 1024 * 1024
 
@@ -77,12 +82,12 @@ def run(argv: Sequence[str], *, timeout_s: float, total_s: float | None = None,
     or when the program is missing, Cancelled as soon as `stop` is set; a non-zero exit is
     returned for the caller to judge."""
     started = time.monotonic()
-    try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-    except FileNotFoundError:
+    if shutil.which(argv[0]) is None:
         raise MediaError(f"{argv[0]} is not installed (needed for previews and renditions)",
-                         transient=True) from None
+                         transient=True)
+    process = subprocess.Popen(_DIE_WITH_US + list(argv), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
     try:
         os.setpriority(os.PRIO_PROCESS, process.pid, LOW_PRIORITY)
     except OSError:

@@ -72,11 +72,11 @@ def rendition_argv(src: Path, dst: Path, info: MediaInfo, profile: VideoProfile,
 
 
 def can_remux(info: MediaInfo, profile: VideoProfile) -> bool:
-    """True when the source already is what `profile` would make: H.264 (yuv420p, progressive,
-    ≤ 30 fps) in MP4/MOV at exactly this height, within the bitrate cap, with AAC stereo or no
-    audio. Then the streams are copied (seconds instead of minutes) and only moved to
-    `+faststart` order."""
-    v, a = info.video, info.audio
+    """True when the source's picture already is what `profile` would make: H.264 (yuv420p,
+    progressive, ≤ 30 fps) in MP4/MOV at exactly this height, within the bitrate cap. Then
+    the video is copied (seconds instead of minutes), moved to `+faststart` order, and only
+    the sound is re-encoded when it is not AAC stereo 48 kHz already (cheap)."""
+    v = info.video
     if v is None or info.format_name not in _REMUX_CONTAINERS:
         return False
     if v.codec != "h264" or v.pix_fmt != "yuv420p" or v.interlaced or v.fps > MAX_FPS + 0.01:
@@ -84,16 +84,27 @@ def can_remux(info: MediaInfo, profile: VideoProfile) -> bool:
     if v.short_side != profile.height:
         return False
     total_kbps = (info.bit_rate or v.bit_rate) / 1000
-    if not total_kbps or total_kbps > profile.total_kbps * 1.1:
-        return False
-    return a is None or (a.codec == "aac" and a.channels <= 2)
+    return bool(total_kbps) and total_kbps <= profile.total_kbps * 1.1
 
 
-def remux_argv(src: Path, dst: Path, info: MediaInfo, ffmpeg_cmd: str = "ffmpeg") -> list[str]:
+def _audio_is_final(info: MediaInfo) -> bool:
+    a = info.audio
+    return a is not None and a.codec == "aac" and a.channels == 2 and a.sample_rate == AUDIO_RATE
+
+
+def remux_argv(src: Path, dst: Path, info: MediaInfo, profile: VideoProfile,
+               ffmpeg_cmd: str = "ffmpeg") -> list[str]:
+    """Copy the picture; copy the sound when it is AAC stereo 48 kHz, else encode it so."""
     source = ffmpeg.input(str(src))
-    streams = [source["v:0"]] + ([source["a:0"]] if info.audio is not None else [])
-    return _compile(ffmpeg.output(*streams, str(dst), c="copy", movflags="+faststart",
-                                  map_metadata=-1, f="mp4"), ffmpeg_cmd)
+    streams = [source["v:0"]]
+    options: dict = {"vcodec": "copy", "movflags": "+faststart", "map_metadata": -1, "f": "mp4"}
+    if info.audio is not None:
+        streams.append(source["a:0"])
+        if _audio_is_final(info):
+            options["acodec"] = "copy"
+        else:
+            options.update({"acodec": "aac", "b:a": f"{profile.audio_kbps}k", "ac": 2, "ar": AUDIO_RATE})
+    return _compile(ffmpeg.output(*streams, str(dst), **options), ffmpeg_cmd)
 
 
 def audio_argv(src: Path, dst: Path, ffmpeg_cmd: str = "ffmpeg") -> list[str]:
@@ -153,7 +164,8 @@ def storyboard_plan(info: MediaInfo, *, max_tiles: int = 100, columns: int = 10,
 def storyboard_argv(src: Path, dst: Path, plan: StoryboardPlan, ffmpeg_cmd: str = "ffmpeg") -> list[str]:
     """All tiles in one JPEG sprite (one request for the browser instead of a hundred)."""
     frames = (ffmpeg.input(str(src))["v:0"]
-              .filter("fps", fps=f"1/{plan.interval}")
+              # eof_action=pass: a clip shorter than one interval still gives its frame
+              .filter("fps", fps=f"1/{plan.interval}", eof_action="pass")
               .filter("scale", w=plan.tile_width, h=plan.tile_height)
               .filter("tile", f"{plan.columns}x{plan.rows}"))
     return _compile(ffmpeg.output(frames, str(dst), vframes=1, **{"q:v": 5}, f="image2"), ffmpeg_cmd)

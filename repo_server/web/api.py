@@ -148,7 +148,7 @@ def send_target(target: DownloadTarget, *, inline: bool, count: bool = True):
     # Active content is never redirected: S3 cannot add nosniff and the sandbox policy.
     if svc.settings.s3_download == "redirect" and request.method == "GET" and not target.active:
         presigned = svc.blobs.presigned_url(target.sha256, filename=target.filename,
-                                            mime=target.mime)
+                                            mime=target.mime, inline=inline)
     if presigned:
         requested = request.range
         if count and (requested is None or requested.ranges[0][0] == 0):  # as blob_response

@@ -17,7 +17,7 @@ from repo_server.errors import AuthenticationRequired
 from repo_server.services import ANONYMOUS, Actor
 from repo_server.services.accounts import actor_for_session, actor_for_token, authenticate
 
-__all__ = ["login_manager", "bp", "current_actor", "SessionUser", "bearer_token"]
+__all__ = ["login_manager", "bp", "current_actor", "SessionUser", "bearer_token", "safe_next"]
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -79,11 +79,12 @@ def current_actor() -> Actor:
     return current_user.actor
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site relative paths: never redirect a login to another host."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+        if (not parts.scheme and not parts.netloc and target.startswith("/")
+                and not target.startswith("//") and "\\" not in target):  # "/\\x" is "//x" to browsers
             return target
     return url_for("ui.index")
 
@@ -98,7 +99,7 @@ def login():
             actor, version = result
             session.clear()
             login_user(SessionUser(actor, version))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         error = "用户名或密码错误"
     status = 401 if error else 200
     return render_template("login.html", error=error), status

@@ -1,4 +1,5 @@
-"""The HTML pages: newest resources, a resource page with download, the upload form.
+"""The HTML pages: newest resources, search, a resource page with previews and download, the
+upload form, the media jobs page.
 
 Deliberately small (the full interface is a later issue) but built to grow: server-rendered
 Jinja, all text escaped, CSRF on every form, no asset from the internet.
@@ -9,16 +10,17 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from repo_server.catalog.models import JOB_STATES
 from repo_server.errors import RepoError
 from repo_server.services import resources as resource_service
-from repo_server.services import searching
+from repo_server.services import media_jobs, searching
 from repo_server.services.searching import InvalidQuery
 from repo_server.services.fields import FIELDS
 from repo_server.services.permissions import require_uploader
 from repo_server.services.vocabularies import list_vocabularies
 
-from .api import form_metadata, search_params, send_download
-from .auth import current_actor
+from .api import form_metadata, search_params, send_download, with_links
+from .auth import current_actor, safe_next
 from .errors import status_for
 from .uploads import received_file
 
@@ -73,8 +75,40 @@ def _search_link(**changes) -> str:
 
 @bp.get("/r/<resource_id>")
 def resource(resource_id: str):
-    view = resource_service.get_resource(_svc(), current_actor(), resource_id)
-    return render_template("resource.html", r=view)
+    view = with_links(resource_service.get_resource(_svc(), current_actor(), resource_id))
+    made = {d["profile"]: d for d in view["derivatives"] if d["status"] == "done"}
+    renditions = [made[p] for p in ("video-360p", "video-720p") if p in made]
+    chosen = next((d for d in renditions if d["profile"] == f"video-{request.args.get('q')}"),
+                  renditions[0] if renditions else None)
+    return render_template("resource.html", r=view, made=made, renditions=renditions, chosen=chosen,
+                           browser_plays=view["mime"] in _BROWSER_PLAYS)
+
+
+# What a browser plays or shows by itself while (or when) no derivative exists.
+_BROWSER_PLAYS = {"video/mp4", "video/webm", "audio/mpeg", "audio/mp4", "audio/x-m4a", "audio/ogg",
+                  "audio/wav", "audio/x-wav", "image/jpeg", "image/png", "image/gif", "image/webp"}
+
+
+@bp.post("/r/<resource_id>/media/<action>")
+@login_required
+def media_action(resource_id: str, action: str):
+    """Retry or cancel the resource's media job (editors who may change the resource)."""
+    svc = _svc()
+    media_jobs.hand_over(svc, media_jobs.queued_for_actor_action(svc, current_actor(), resource_id, action))
+    back = request.form.get("next")
+    return redirect(safe_next(back) if back else url_for("ui.resource", resource_id=resource_id), 303)
+
+
+@bp.get("/admin/media")
+@login_required
+def media_jobs_page():
+    """Media jobs for editors: counts, and the latest jobs with progress and messages."""
+    require_uploader(current_actor())
+    state = request.args.get("status") or None
+    if state not in (None, *JOB_STATES):
+        state = None
+    report = media_jobs.list_jobs(_svc(), status=state, limit=100)
+    return render_template("media_jobs.html", report=report, state=state, states=JOB_STATES)
 
 
 @bp.route("/r/<resource_id>/file", methods=["GET", "HEAD"])

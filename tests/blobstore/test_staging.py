@@ -111,6 +111,18 @@ def test_sweep_removes_only_old_incoming_files(staging: Staging) -> None:
     assert staging.sweep(older_than_s=3600) == 0
 
 
+def test_sweep_removes_old_media_scratch_directories(staging: Staging) -> None:
+    staging.directory.mkdir(parents=True, exist_ok=True)
+    old, fresh = staging.directory / "media-old", staging.directory / "media-fresh"
+    for scratch in (old, fresh):
+        (scratch / "pages").mkdir(parents=True)
+        (scratch / "pages" / "page-0001.webp").write_bytes(b"RIFF")
+    past = time.time() - 2 * 3600
+    os.utime(old, (past, past))
+    assert staging.sweep(older_than_s=3600) == 1
+    assert not old.exists() and fresh.exists()
+
+
 def test_sweep_without_directory(tmp_path: Path) -> None:
     assert Staging(tmp_path / "absent").sweep() == 0
 

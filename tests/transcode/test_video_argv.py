@@ -8,7 +8,7 @@ import pytest
 
 from repo_server.transcode.probe import AudioStream, MediaInfo, VideoStream, parse_probe
 from repo_server.transcode.profiles import VIDEO_PROFILES, video_profiles_for
-from repo_server.transcode.video import (can_remux, duration_matches, poster_time, rendition_argv,
+from repo_server.transcode.video import (can_remux, duration_matches, poster_time, remux_argv, rendition_argv,
                                          storyboard_plan, storyboard_vtt)
 
 P360, P720 = VIDEO_PROFILES
@@ -80,6 +80,18 @@ def test_remux_only_when_the_source_already_is_the_profile() -> None:
     assert not can_remux(info(width=640, height=360, bit_rate=700_000, codec="vp8", fmt="matroska,webm"), P360)
     assert not can_remux(info(width=640, height=360, bit_rate=700_000, fps=60), P360)
     assert not can_remux(info(width=640, height=360, bit_rate=700_000, interlaced=True), P360)
+
+
+def test_remux_copies_the_picture_and_fixes_the_sound_only_when_needed() -> None:
+    final = remux_argv(Path("in.mp4"), Path("out.mp4"), info(width=640, height=360), P360)
+    assert final[final.index("-vcodec") + 1] == "copy" and final[final.index("-acodec") + 1] == "copy"
+    mono = info(width=640, height=360)
+    mono = MediaInfo(mono.format_name, mono.duration, mono.bit_rate, mono.video, AudioStream("aac", 1, 44100))
+    fixed = remux_argv(Path("in.mp4"), Path("out.mp4"), mono, P360)
+    assert fixed[fixed.index("-vcodec") + 1] == "copy" and fixed[fixed.index("-acodec") + 1] == "aac"
+    assert fixed[fixed.index("-ac") + 1] == "2" and fixed[fixed.index("-ar") + 1] == "48000"
+    silent = remux_argv(Path("in.mp4"), Path("out.mp4"), info(width=640, height=360, audio=False), P360)
+    assert "-acodec" not in silent and "0:a:0" not in " ".join(silent)
 
 
 def test_poster_from_ten_percent_in() -> None:

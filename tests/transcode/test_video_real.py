@@ -57,8 +57,11 @@ def test_compatible_360p_source_is_remuxed_not_reencoded(make_clip, tmp_path) ->
     info = probe(src)
     assert can_remux(info, P360)
     out = tmp_path / "remux.mp4"
-    _run_ok(remux_argv(src, out, info))
-    assert _moov_before_mdat(out) and duration_matches(info.duration, probe(out).duration)
+    _run_ok(remux_argv(src, out, info, P360))
+    made = probe(out)
+    assert _moov_before_mdat(out) and duration_matches(info.duration, made.duration)
+    assert made.video.bit_rate == info.video.bit_rate                  # the picture was copied
+    assert (made.audio.codec, made.audio.channels, made.audio.sample_rate) == ("aac", 2, 48000)
 
 
 @pytest.mark.parametrize("name", ["testFLV.flv", "testWMV.wmv", "testWEBM.webm", "testMKV.mkv",

@@ -47,6 +47,10 @@ def test_upload_and_download_through_s3(s3_app) -> None:
         fetched = requests.get(response.headers["Location"], timeout=10)
         assert fetched.content == PAYLOAD
         assert filename_star(fetched.headers["Content-Disposition"]) == "第2课 课文朗读.pdf"
+        assert fetched.headers["Content-Disposition"].startswith("attachment")
+        shown = client.get(body["download_url"] + "?inline=1", headers=headers)   # the page's viewer
+        assert requests.get(shown.headers["Location"], timeout=10).headers[
+            "Content-Disposition"].startswith("inline")
     else:
         assert response.status_code == 200 and response.data == PAYLOAD
         ranged = client.get(body["download_url"], headers={**headers, "Range": "bytes=100-199"})
