@@ -267,7 +267,7 @@ def live_server(services: Services, tmp_path: Path, request) -> Iterator[LiveSer
         try:
             if requests.get(url + "/healthz", timeout=1).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or accepted by a worker still booting
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()

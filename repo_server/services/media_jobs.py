@@ -33,8 +33,8 @@ from .context import Services
 from .media_plan import job_kind, office_suffix
 from .permissions import require_edit
 
-__all__ = ["queue_media", "hand_over", "claim_job", "heartbeat", "finish_job", "requeue_later", "mark_enqueued",
-           "jobs_to_enqueue", "retry_jobs", "rebuild_jobs", "cancel_job", "job_for_resource",
+__all__ = ["queue_media", "hand_over", "claim_job", "heartbeat", "still_running", "finish_job",
+           "requeue_later", "mark_enqueued", "jobs_to_enqueue", "retry_jobs", "rebuild_jobs", "cancel_job", "job_for_resource",
            "job_view", "list_jobs", "ClaimedJob", "WORKER_ID", "HEARTBEAT_S", "STALE_AFTER",
            "MAX_ATTEMPTS", "retry_delay", "queued_for_actor_action"]
 
@@ -123,6 +123,13 @@ def heartbeat(svc: Services, job_id: int, progress: float, worker: str = WORKER_
                                    MediaJob.worker == worker)
             .values(heartbeat_at=now, updated_at=now, progress=round(min(max(progress, 0.0), 1.0), 4))
         ).rowcount)
+
+
+def still_running(svc: Services, job_id: int, worker: str = WORKER_ID) -> bool:
+    """Whether the job is still this worker's to run (not cancelled, not taken over)."""
+    with svc.catalog.read() as session:
+        return session.scalar(select(MediaJob.id).where(
+            MediaJob.id == job_id, MediaJob.status == "running", MediaJob.worker == worker)) is not None
 
 
 def finish_job(svc: Services, job_id: int, status: str, message: str = "",

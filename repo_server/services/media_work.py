@@ -8,7 +8,7 @@ original's download; a transient failure (a timeout, a killed process, a full di
 the job and sends it back to the queue for a later attempt, keeping what is already made.
 
 While a job runs, a heartbeat thread records its progress every few seconds and notices a
-cancellation, which stops the running ffmpeg within half a second.
+cancellation within a second; the running ffmpeg is then stopped within half a second more.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from repo_server.transcode.runner import run
 from .context import Services
 from .derivatives import Output, done_profiles, drop_derivative, set_state, store_output
 from .media_jobs import (HEARTBEAT_S, MAX_ATTEMPTS, ClaimedJob, claim_job, finish_job, heartbeat,
-                         requeue_later, retry_delay)
+                         requeue_later, retry_delay, still_running)
 from .blob_files import local_copy
 
 __all__ = ["run_job", "JobOutcome", "MAX_VIDEO_PIXELS"]
@@ -44,6 +44,7 @@ __all__ = ["run_job", "JobOutcome", "MAX_VIDEO_PIXELS"]
 log = logging.getLogger(__name__)
 
 MAX_VIDEO_PIXELS = 7680 * 4320     # 8K; larger pictures are refused, not ground through for hours
+CANCEL_CHECK_S = 1.0
 _BASE_TIMEOUT_S = 300
 
 
@@ -99,10 +100,14 @@ class _Job:
         set_state(self.svc, sha, profile, "running")
         try:
             output = make()
+            if self.stop.is_set():       # cancelled while the last bytes were written
+                raise Cancelled()
         except MediaError as exc:
-            if exc.transient or isinstance(exc, Cancelled):
-                set_state(self.svc, sha, profile, "queued" if exc.transient else "cancelled",
-                          exc.message)
+            if exc.transient or (isinstance(exc, Cancelled) and self.shutdown.is_set()):
+                set_state(self.svc, sha, profile, "queued", exc.message if exc.transient else "")
+                raise
+            if isinstance(exc, Cancelled):
+                set_state(self.svc, sha, profile, "cancelled", exc.message)
                 raise
             self.fail(profile, exc.message)
             return None
@@ -286,18 +291,23 @@ _KINDS: dict[str, Callable[[_Job, Path], None]] = {
 # -- the job as a whole ------------------------------------------------------------------------
 
 def _beat(job: _Job, finished: threading.Event) -> None:
-    while not finished.wait(0.25):
+    """Every CANCEL_CHECK_S: stop when the worker shuts down or the job was cancelled (one
+    cheap read); every HEARTBEAT_S: record that the job is alive, and its progress."""
+    while not finished.wait(CANCEL_CHECK_S):
         if job.shutdown.is_set():
             job.stop.set()
-        if time.monotonic() - job.beaten < HEARTBEAT_S:
-            continue
-        job.beaten = time.monotonic()
         try:
-            if not heartbeat(job.svc, job.claimed.id, job.progress):
-                job.stop.set()  # cancelled, or taken over by another worker
-                return
-        except Exception:  # a catalog hiccup: the next beat tries again
+            if time.monotonic() - job.beaten >= HEARTBEAT_S:
+                job.beaten = time.monotonic()
+                alive = heartbeat(job.svc, job.claimed.id, job.progress)
+            else:
+                alive = still_running(job.svc, job.claimed.id)
+        except Exception:  # a catalog hiccup: the next round tries again
             log.exception("media job %s: heartbeat failed", job.claimed.id)
+            continue
+        if not alive:
+            job.stop.set()  # cancelled, or taken over by another worker
+            return
 
 
 def run_job(svc: Services, job_id: int, shutdown: threading.Event | None = None) -> JobOutcome:
@@ -342,6 +352,8 @@ def run_job(svc: Services, job_id: int, shutdown: threading.Event | None = None)
         finished.set()
         beat.join(HEARTBEAT_S + 1)
         shutil.rmtree(work, ignore_errors=True)
+    if job.stop.is_set() and not job.shutdown.is_set():
+        return JobOutcome("cancelled", "cancelled")   # its last step ended as it was cancelled
     if job.failures:
         finish_job(svc, job_id, "failed", job.message)
         return JobOutcome("failed", job.message)
