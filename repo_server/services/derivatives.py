@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from repo_server.blobstore import StagedFile
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.blobs import claim_blob
 from repo_server.catalog.models import Blob, Derivative, DerivativePage, Resource
@@ -71,46 +72,52 @@ def done_profiles(svc: Services, source_sha256: str) -> set[str]:
             Derivative.source_sha256 == source_sha256, Derivative.status == "done")))
 
 
-def _store_blob(svc: Services, session: Session, path: Path, mime: str, name: str,
-                created: list[str]) -> tuple[str, int]:
+def _stage(svc: Services, path: Path) -> StagedFile:
     with open(path, "rb") as stream:
-        staged = svc.staging.receive(stream)
+        return svc.staging.receive(stream)
+
+
+def _add_blob(svc: Services, session: Session, staged: StagedFile, mime: str, name: str,
+              created: list[str]) -> str:
     sha256 = staged.finish()
     claim_blob(session, sha256, size=staged.size, mime=mime, filename=name)
     if svc.blobs.add(staged):
         created.append(sha256)
-    return sha256, staged.size
+    return sha256
 
 
 def store_output(svc: Services, source_sha256: str, profile: str, output: Output) -> None:
-    """Store the file(s) of a finished step as blobs and mark the derivative done."""
+    """Store the file(s) of a finished step as blobs and mark the derivative done. Files are
+    copied and hashed before the transaction, so the catalog is not held while a long
+    rendition is read."""
+    main = _stage(svc, output.path) if output.path is not None else None
+    pages = [_stage(svc, page) for page in output.pages]
     created: list[str] = []
     try:
         with svc.catalog.write() as session:
             row = _row(session, source_sha256, profile)
             session.flush()
-            meta = dict(output.meta)
-            if output.path is not None:
-                name = f"{profile}{output.path.suffix}"
-                row.blob_sha256, meta["size"] = _store_blob(svc, session, output.path, output.mime,
-                                                            name, created)
-                meta["mime"] = output.mime
-            else:
-                row.blob_sha256 = None
+            meta, row.blob_sha256 = dict(output.meta), None
+            if main is not None:
+                meta["size"], meta["mime"] = main.size, output.mime
+                row.blob_sha256 = _add_blob(svc, session, main, output.mime,
+                                            f"{profile}{output.path.suffix}", created)
             for page in session.scalars(select(DerivativePage).where(DerivativePage.derivative_id == row.id)):
                 session.delete(page)
-            for number, page_path in enumerate(output.pages, start=1):
-                sha256, size = _store_blob(svc, session, page_path, output.mime,
-                                           f"page-{number}{page_path.suffix}", created)
+            for number, staged in enumerate(pages, start=1):
+                sha256 = _add_blob(svc, session, staged, output.mime,
+                                   f"page-{number}{output.pages[number - 1].suffix}", created)
                 session.add(DerivativePage(derivative_id=row.id, number=number, blob_sha256=sha256))
-                meta["size"], meta["mime"] = meta.get("size", 0) + size, output.mime
-                if number == 1:
-                    row.blob_sha256 = sha256
+                meta["size"], meta["mime"] = meta.get("size", 0) + staged.size, output.mime
+                row.blob_sha256 = row.blob_sha256 or sha256    # the first page stands for them all
             row.status, row.message, row.meta, row.updated_at = "done", "", meta, utcnow()
     except BaseException:
         for sha256 in created:  # nobody can depend on them: the transaction never committed
             svc.blobs.delete(sha256)
         raise
+    finally:
+        for staged in filter(None, [main, *pages]):
+            staged.discard()     # no-op for the ones the store adopted
 
 
 def derivative_views(session: Session, source_sha256: str) -> list[dict[str, Any]]:
