@@ -92,8 +92,10 @@ class MediaQueue:
 
     def consumer(self, workers: int = 1) -> "_Consumer":
         """A Huey consumer running the media tasks in `workers` threads, with the sweep."""
+        # max_delay: an idle worker looks at the queue every 2 s (Huey's default backs off to
+        # 10 s), so a teacher's upload starts converting within about 2 s.
         return _Consumer(self, self.huey, workers=workers, periodic=True, worker_type="thread",
-                         check_worker_health=True)
+                         check_worker_health=True, max_delay=2.0)
 
 
 class _Consumer(Consumer):
