@@ -8,6 +8,7 @@ moved in a measurement is moved by curl, cp, sha256sum or nginx, never by this p
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import re
@@ -196,3 +197,14 @@ def code_version() -> str:
     changed = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--",
                               "repo_server"], capture_output=True, text=True).stdout
     return commit + (" + uncommitted changes in repo_server/" if changed.strip() else "")
+
+
+def save_results(name: str, results: dict[str, Any], stamp: str) -> Path:
+    """bench/results/<name>-<stamp>[-quick].json, and the same as <name>-latest.json."""
+    out_dir = REPO_ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    path = out_dir / f"{name}-{stamp}{'-quick' if results['quick'] else ''}.json"
+    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    (out_dir / f"{name}-latest.json").write_text(text, encoding="utf-8")
+    return path

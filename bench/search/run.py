@@ -28,7 +28,7 @@ BENCH_DIR = SEARCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(SEARCH_DIR))
 
-from _common import REPO_ROOT, check_workdir, code_version, find_repo_server  # noqa: E402
+from _common import REPO_ROOT, check_workdir, code_version, find_repo_server, save_results  # noqa: E402
 from freshness import run_freshness  # noqa: E402
 from generate import matching_library  # noqa: E402
 from report import write_section  # noqa: E402  (bench/report.py)
@@ -124,16 +124,6 @@ def _whoosh_estimate(results: dict, size: int) -> float | None:
     return size / min(rate, build["docs_per_s"])
 
 
-def _save(results: dict, stamp: str) -> Path:
-    out_dir = BENCH_DIR / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"search-{stamp}{'-quick' if results['quick'] else ''}.json"
-    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
-    (out_dir / "search-latest.json").write_text(text, encoding="utf-8")
-    return path
-
-
 def _write_doc(results: dict) -> None:
     analysis = SEARCH_DIR / "ANALYSIS.md"
     body = render(results, GOALS, analysis.read_text(encoding="utf-8") if analysis.is_file() else "")
@@ -174,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in sorted(sizes):
         library, info = _library(python, args.workdir, size)
         entry = results["sizes"][str(size)] = {"library": info, "engines": {}}
-        _save(results, stamp)
+        save_results("search", results, stamp)
         for engine in engines:
             if engine == "whoosh" and size > WHOOSH_LIMIT:
                 estimate = _whoosh_estimate(results, size)
@@ -190,11 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                 return ["--profile", str(profiles / f"{what}-{engine}-{size}.prof")] if profiles else []
             run["build"] = _measure(python, "build", args.workdir / f"build-{engine}-{size}.json",
                                     "--data", str(library), "--engine", engine, *prof("build"))
-            _save(results, stamp)
+            save_results("search", results, stamp)
             run["query"] = _measure(python, "query", args.workdir / f"query-{engine}-{size}.json",
                                     "--data", str(library), "--engine", engine, "--rounds", str(rounds),
                                     *prof("query"))
-            _save(results, stamp)
+            save_results("search", results, stamp)
         if size == fresh_size and not args.no_freshness:
             ctx = {"workdir": args.workdir, "repo_server": repo_server, "keep": args.keep,
                    "library_documents": size}
@@ -204,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: freshness, {engine}, {uploads} uploads on the {size:,} library", flush=True)
                 results["freshness"][engine] = run_freshness(ctx, library, engine, uploads)
                 results["freshness"][engine]["library_size"] = size
-                _save(results, stamp)
+                save_results("search", results, stamp)
         if not args.keep:
             shutil.rmtree(library, ignore_errors=True)
     results["partial"] = False
     results["duration_s"] = round(time.time() - started.timestamp(), 1)
-    path = _save(results, stamp)
+    path = save_results("search", results, stamp)
     if not args.no_doc:
         _write_doc(results)
     print(f"bench: results in {path.relative_to(REPO_ROOT)} ({results['duration_s']} s)", flush=True)

@@ -29,7 +29,7 @@ BENCH_DIR = HERE.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(HERE))
 
-from _common import REPO_ROOT, check_workdir, code_version, find_repo_server  # noqa: E402
+from _common import REPO_ROOT, check_workdir, code_version, find_repo_server, save_results  # noqa: E402
 from report import write_section  # noqa: E402  (bench/report.py)
 from transcode_report import render  # noqa: E402
 
@@ -128,16 +128,6 @@ def _fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
-def _save(results: dict, stamp: str) -> Path:
-    out_dir = BENCH_DIR / "results"
-    out_dir.mkdir(exist_ok=True)
-    path = out_dir / f"transcode-{stamp}{'-quick' if results['quick'] else ''}.json"
-    text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-    path.write_text(text, encoding="utf-8")
-    (out_dir / "transcode-latest.json").write_text(text, encoding="utf-8")
-    return path
-
-
 def _write_doc(results: dict) -> None:
     analysis = HERE / "ANALYSIS.md"
     body = render(results, analysis.read_text(encoding="utf-8") if analysis.is_file() else "")
@@ -208,18 +198,18 @@ def main(argv: list[str] | None = None) -> int:
         with open(clip["path"], "rb") as stream:
             while stream.read(8 << 20):
                 pass
-    _save(results, stamp)
+    save_results("transcode", results, stamp)
     if "speed" in parts:
         for kind in ("noise", "slides"):
             _log(f"bench: × realtime, {kind}: 360p and 720p, runner.run vs by hand, {reps} rep(s)")
             results["speed"][kind] = measure_speed(args.workdir, clips[kind], reps, quiet, noise, log=_log)
-            _save(results, stamp)
+            save_results("transcode", results, stamp)
     if "overhead" in parts:
         for kind in ("noise", "slides"):
             _log(f"bench: pipeline overhead, {kind}: run_job vs its ffmpeg argvs by hand, {reps} rep(s)")
             results["overhead"][kind] = measure_overhead(args.workdir, clips[kind], reps, quiet, noise,
                                                          log=_log)
-            _save(results, stamp)
+            save_results("transcode", results, stamp)
     if "lesson" in parts:
         _log(f"bench: upload → first playable, {lesson_s / 60:g}-minute lesson, real `repo-server worker`")
         results["lesson"] = run_lesson(args.workdir, clips["lesson"], repo_server, idle_s=idle,
@@ -235,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
              "may have run newer code than the rest. Rerun for consistent numbers.")
     results["machine"]["loadavg_at_end"] = list(os.getloadavg())
     results["duration_s"] = round(time.time() - started.timestamp(), 1)
-    path = _save(results, stamp)
+    path = save_results("transcode", results, stamp)
     if not args.no_doc:
         _write_doc(results)
     _log(f"bench: results in {path.relative_to(REPO_ROOT)} ({results['duration_s'] / 60:.1f} min)")
