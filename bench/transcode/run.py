@@ -2,7 +2,7 @@
 run by hand, and upload → first playable rendition for a 10-minute lesson with a real worker.
 
     .venv/bin/python bench/transcode/run.py            # full: 60 s clips × 3 reps, 10-minute lesson (~30 min)
-    .venv/bin/python bench/transcode/run.py --quick    # 10 s clips, 1 rep, 1-minute lesson: a smoke run (~3 min)
+    .venv/bin/python bench/transcode/run.py --quick    # 10 s clips, 1 rep, 1-minute lesson: a smoke run (~8 min)
     python bench/transcode/run.py --render bench/results/transcode-latest.json   # re-render only
 
 Writes bench/results/transcode-<UTC time>.json (and transcode-latest.json) and the transcode
@@ -48,7 +48,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         help="run only these parts (repeatable; default all three)")
     parser.add_argument("--idle", type=float,
                         help="seconds the worker idles before the upload (default 60: Huey's poll "
-                             "interval has grown to its 10 s maximum by then, as between real uploads)")
+                             "interval has grown to its maximum by then, as between real uploads)")
     parser.add_argument("--no-lesson-peer", action="store_true",
                         help="skip running the lesson's poster + 360p by hand")
     parser.add_argument("--quiet-timeout", type=float,
@@ -211,6 +211,10 @@ def main(argv: list[str] | None = None) -> int:
                                                          log=_log)
             save_results("transcode", results, stamp)
     if "lesson" in parts:
+        # The worker subprocess loads repo_server when it starts, the in-process parts loaded it
+        # when this run started: note both versions (others commit while a long run goes on).
+        results["media_code"]["lesson_worker"] = _fingerprint()
+        results["code_at_lesson"] = code_version()
         _log(f"bench: upload → first playable, {lesson_s / 60:g}-minute lesson, real `repo-server worker`")
         results["lesson"] = run_lesson(args.workdir, clips["lesson"], repo_server, idle_s=idle,
                                        hand_peer=not args.no_lesson_peer, quiet=quiet, keep=args.keep,
@@ -220,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     results["partial"] = False
     results["code_at_end"] = code_version()
     results["media_code"]["end"] = _fingerprint()
-    if results["media_code"]["end"] != results["media_code"]["start"]:
-        _log("bench: WARNING: the media code changed during the run (others edit it); the lesson's worker "
-             "may have run newer code than the rest. Rerun for consistent numbers.")
+    if results["media_code"].get("lesson_worker", results["media_code"]["start"]) != results["media_code"]["start"]:
+        _log(f"bench: WARNING: the media code changed during the run (others edit it): the lesson's worker ran "
+             f"{results['code_at_lesson']}, the other parts {results['code']}.")
     results["machine"]["loadavg_at_end"] = list(os.getloadavg())
     results["duration_s"] = round(time.time() - started.timestamp(), 1)
     path = save_results("transcode", results, stamp)
