@@ -1,6 +1,7 @@
 """The HTTP face of repo-server: JSON API, downloads, HTML pages, login.
 
-`register(app)` installs blueprints, login, CSRF, error handlers and security headers.
+`register(app)` installs blueprints, login, CSRF, languages, error handlers and security
+headers.
 Views stay thin: parse, call one service, render.
 """
 
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, media, ui  # noqa: F401  (media adds routes to the API)
+from . import api, auth, i18n, media, ui  # noqa: F401  (media adds routes to the API)
 from .csrf import csrf
 from .errors import register_error_handlers
+from .labels import label_context
 from .uploads import StagingRequest, discard_staged_files
 
 __all__ = ["register", "StagingRequest"]
@@ -20,6 +22,8 @@ def register(app: Flask) -> None:
     app.request_class = StagingRequest
     auth.login_manager.init_app(app)
     csrf.init_app(app)
+    i18n.init_app(app)
+    app.context_processor(label_context)
     csrf.exempt(api.bp)  # the API checks CSRF itself, only for session-authenticated requests
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_user, login_user, logout_user
 
 from repo_server.errors import AuthenticationRequired
@@ -22,7 +23,7 @@ __all__ = ["login_manager", "bp", "current_actor", "SessionUser", "bearer_token"
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "请先登录"
+login_manager.login_message = _l("请先登录")
 
 
 class SessionUser(UserMixin):
@@ -100,7 +101,7 @@ def login():
             session.clear()
             login_user(SessionUser(actor, version))
             return redirect(safe_next(request.args.get("next")))
-        error = "用户名或密码错误"
+        error = _("用户名或密码错误")
     status = 401 if error else 200
     return render_template("login.html", error=error), status
 

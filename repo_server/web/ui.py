@@ -22,6 +22,7 @@ from repo_server.services.vocabularies import list_vocabularies
 from .api import form_metadata, search_params, send_download, with_links
 from .auth import current_actor, safe_next
 from .errors import status_for
+from .labels import FACET_LABELS
 from .uploads import received_file
 
 __all__ = ["bp"]
@@ -41,10 +42,6 @@ def index():
         page = 1
     result = resource_service.list_resources(_svc(), current_actor(), page=page, per_page=30)
     return render_template("index.html", result=result)
-
-
-FACET_LABELS = {"stage": "学段", "grade": "年级", "subject": "学科", "edition": "教材版本",
-                "volume": "册次", "type": "资源类型", "format": "格式", "org": "单位"}
 
 
 @bp.get("/search")

@@ -63,7 +63,7 @@ def test_search_page_respects_permissions(client, indexed, world) -> None:
 def test_search_page_pager(client, indexed) -> None:
     first = client.get("/search?per_page=1").get_data(as_text=True)
     assert "第 1 / 2 页" in first and "上一页" not in first
-    assert 'href="/search?per_page=1&amp;page=2">下一页' in first
+    assert 'href="/search?per_page=1&amp;page=2" rel="next">下一页' in first
     second = client.get("/search?per_page=1&page=2").get_data(as_text=True)
     assert "第 2 / 2 页" in second and "下一页" not in second and "page=1" in second
     assert "pager" not in client.get("/search?q=秋天").get_data(as_text=True)   # one page: no pager
