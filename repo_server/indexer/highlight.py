@@ -8,30 +8,49 @@ Output is HTML: the text is escaped and matches are wrapped in <mark>.
 from __future__ import annotations
 
 import html
-from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from .analysis import Analyzer
 
 __all__ = ["Highlighter"]
 
 
+class _FoldTable(dict):
+    """ord(character) → its normalised form, learned on first sight: `str.translate` looks every
+    character up here, so folding a text runs in C once its characters are known. Characters
+    whose form is not exactly one character (ß → ss) are remembered in `irregular`."""
+
+    def __init__(self, fold: Callable[[str], str]) -> None:
+        super().__init__()
+        self._fold = fold
+        self.irregular: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = self._fold(ch)
+        if len(folded) != 1:
+            self.irregular.add(ch)   # before the entry: whoever sees the entry sees this too
+        self[code] = folded
+        return folded
+
+
 class Highlighter:
     def __init__(self, analyzer: Analyzer) -> None:
         self._analyzer = analyzer
+        self._table = _FoldTable(analyzer.normalize)
 
-    @lru_cache(maxsize=8192)  # noqa: B019 - one highlighter per process, bounded cache
-    def _fold(self, ch: str) -> str:
-        return self._analyzer.normalize(ch)
-
-    def _folded(self, text: str) -> tuple[str, list[int]]:
-        """The normalised text and, for each of its characters, the original index."""
+    def _folded(self, text: str) -> tuple[str, Sequence[int]]:
+        """The normalised text and, for each of its characters, the original index. Character by
+        character, so positions map back to the teacher's own text."""
+        folded = text.translate(self._table)
+        if self._table.irregular.isdisjoint(text):  # one character for one: positions unchanged
+            return folded, range(len(text))
         out: list[str] = []
         origin: list[int] = []
         for index, ch in enumerate(text):
-            folded = self._fold(ch)
-            out.append(folded)
-            origin.extend([index] * len(folded))
+            form = self._table[ord(ch)]
+            out.append(form)
+            origin.extend([index] * len(form))
         return "".join(out), origin
 
     @staticmethod
@@ -68,19 +87,38 @@ class Highlighter:
         if not matches:
             end = min(len(text), width)
             return html.escape(text[:end]) + ("…" if end < len(text) else "")
-        best_start, best_score = 0, -1
-        for start, _, _ in matches:
-            window_start = max(0, origin[start] - width // 4)
-            inside = {tok for s, e, tok in matches if window_start <= origin[s] and
-                      origin[e - 1] < window_start + width}
-            if len(inside) > best_score:
-                best_start, best_score = window_start, len(inside)
+        best_start = self._best_window(matches, origin, width)
         end = min(len(text), best_start + width)
         return self._render(text, best_start, end, matches, origin)
 
     @staticmethod
+    def _best_window(matches: list[tuple[int, int, str]], origin: Sequence[int], width: int) -> int:
+        """Start of the first window (each begins a little before a match) holding the most
+        distinct matched tokens. Matches are sorted and do not overlap, so the matches inside
+        a window are a run that slides forward: one pass, not one scan per match."""
+        best_start, best_score = 0, -1
+        inside: dict[str, int] = {}
+        lo = hi = 0
+        for start, _, _ in matches:
+            window_start = max(0, origin[start] - width // 4)
+            window_end = window_start + width
+            while hi < len(matches) and origin[matches[hi][1] - 1] < window_end:
+                token = matches[hi][2]
+                inside[token] = inside.get(token, 0) + 1
+                hi += 1
+            while lo < hi and origin[matches[lo][0]] < window_start:
+                token = matches[lo][2]
+                inside[token] -= 1
+                if not inside[token]:
+                    del inside[token]
+                lo += 1
+            if len(inside) > best_score:
+                best_start, best_score = window_start, len(inside)
+        return best_start
+
+    @staticmethod
     def _render(text: str, start: int, end: int, matches: list[tuple[int, int, str]],
-                origin: list[int]) -> str:
+                origin: Sequence[int]) -> str:
         """`text[start:end]`, escaped, with the matches (folded positions) marked."""
         spans: list[list[int]] = []
         for s, e, _ in matches:

@@ -28,3 +28,26 @@ def test_snippet_window_prefers_the_most_matches(analyzer) -> None:
 
 def test_snippet_without_matches_is_the_start(analyzer) -> None:
     assert Highlighter(analyzer).snippet("一二三四五", ["勾股"], width=3) == "一二三…"
+
+
+def test_characters_that_fold_to_several_keep_their_places(analyzer) -> None:
+    h = Highlighter(analyzer)
+    assert h.mark("STRAßE 勾股定理", ["strasse", "勾股定理"]) == "<mark>STRAßE</mark> <mark>勾股定理</mark>"
+    assert h.mark("㎡ 證明", ["证明"]) == "㎡ <mark>證明</mark>"   # ㎡ folds to "m2"
+
+
+def test_snippet_window_is_the_first_with_most_distinct_words(analyzer) -> None:
+    """The sliding window gives what checking every window separately gives."""
+    h = Highlighter(analyzer)
+    text = "勾股" + "。" * 50 + "勾股定理与证明" + "。" * 200 + "定理 证明 勾股定理" + "。" * 30
+    tokens = ["勾股定理", "证明", "定理", "勾股"]
+    folded, origin = h._folded(text)
+    matches = h._matches(folded, h._tokens(tokens))
+    expected_start, expected_score = 0, -1
+    for start, _, _ in matches:  # the definition, spelled out
+        window_start = max(0, origin[start] - 10)
+        inside = {tok for s, e, tok in matches if window_start <= origin[s] and origin[e - 1] < window_start + 40}
+        if len(inside) > expected_score:
+            expected_start, expected_score = window_start, len(inside)
+    assert h._best_window(matches, origin, 40) == expected_start
+    assert h.snippet(text, tokens, width=40).startswith("…")

@@ -202,3 +202,27 @@ def test_an_index_of_an_older_schema_is_rebuilt_by_the_indexer(services, world, 
     status = index_status(services)
     assert status["generation"] != old.name and not status["outdated"] and status["lag"] == 0
     assert ids_of(found(services, world.teacher, q="勾股定理")) >= {library["pyth"], library["proof"]}
+
+
+def test_hits_show_what_the_resource_view_shows(services, world, library) -> None:
+    """Hits are read as plain rows (cheaper than ORM objects); they must say exactly what
+    `resource_view` says, for every kind of resource (tags, no grade, private, organisation)."""
+    from repo_server.catalog.models import Resource
+    from repo_server.services.views import resource_view
+
+    answer = found(services, world.school_editor, filters={"format": ("文档",)}, per_page=50)
+    assert len(answer["hits"]) == 6
+    with services.catalog.read() as session:
+        for hit in answer["hits"]:
+            expected = resource_view(session, session.get(Resource, hit["id"]), with_derivatives=False)
+            shown = {k: v for k, v in hit.items() if k not in ("title_html", "snippet", "download_count")}
+            assert shown == expected
+
+
+def test_hits_the_catalog_no_longer_shows_are_left_out(services, world, library) -> None:
+    """The index lags the catalog by a moment: a resource made private a moment ago is not
+    shown to a teacher even while the index still lists it."""
+    update_resource(services, world.school_editor, library["pyth"], {"visibility": "private"})
+    answer = found(services, world.other_teacher, q="勾股定理")  # not re-indexed yet
+    assert library["pyth"] not in ids_of(answer) and library["proof"] in ids_of(answer)
+    assert library["pyth"] in ids_of(found(services, world.school_editor, q="勾股定理"))
