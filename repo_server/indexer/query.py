@@ -66,6 +66,10 @@ class SearchRequest:
     offset: int = 0
     limit: int = 20
     facets: tuple[str, ...] = ()          # facet fields to count over all matches
+    # True: the counts of a facet that has a filter ignore that filter (the others still
+    # apply), so a teacher who chose 数学 still sees how many results 物理 would give. The
+    # engine computes them in the same request, cheaper than one request per filtered facet.
+    disjunctive: bool = False
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:

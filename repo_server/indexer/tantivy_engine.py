@@ -8,6 +8,7 @@ constant-score clauses so they narrow results without changing their order.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Iterable
@@ -23,6 +24,29 @@ __all__ = ["TantivyEngine"]
 
 _WRITER_HEAP = 128 * 1024 * 1024
 _FACET_SIZE = 500
+_SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]+")   # codes an aggregation's filter string can carry as they are
+
+
+def _terms(fields) -> dict:
+    return {f: {"terms": {"field": f, "size": _FACET_SIZE}} for f in fields}
+
+
+def _bucket_counts(terms: dict) -> dict[str, int]:
+    return {b["key"]: b["doc_count"] for b in terms["buckets"]}
+
+
+def _buckets(result: dict) -> dict[str, dict[str, int]]:
+    """{field: {code: count}} from the terms aggregations in `result`."""
+    return {name: _bucket_counts(part) for name, part in result.items()
+            if isinstance(part, dict) and "buckets" in part}
+
+
+def _query_string(filters: dict[str, tuple[str, ...]]) -> str:
+    """Filters in tantivy's query syntax (for filter aggregations): AND of fields, OR of codes."""
+    if not filters:
+        return "*"
+    return " AND ".join("(" + " OR ".join(f'{field}:"{code}"' for code in codes) + ")"
+                        for field, codes in filters.items())
 
 
 def _schema(*, with_audience: bool = True) -> tantivy.Schema:
@@ -157,33 +181,67 @@ class TantivyReader:
             return Query.empty_query()
         return Query.boolean_query([(Occur.Should, o) for o in options])
 
-    def _query(self, request: SearchRequest) -> Query:
+    def _base(self, request: SearchRequest) -> list[tuple[Occur, Query]]:
+        """Text and permissions: what every count of the request starts from."""
         parts = [(Occur.Must, self._text(request.text) if request.text else Query.all_query())]
         access = self._access(request.access)
-        filters = [access] if access is not None else []
-        filters += [Query.term_set_query(self._schema, field, list(values))
-                    for field, values in request.filters.items() if values]
-        parts += [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
-        return Query.boolean_query(parts)
+        if access is not None:
+            parts.append((Occur.Must, Query.const_score_query(access, 0.0)))
+        return parts
+
+    def _filter(self, field: str, values: tuple[str, ...]) -> Query:
+        return Query.const_score_query(Query.term_set_query(self._schema, field, list(values)), 0.0)
 
     # -- reading -----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
-        query = self._query(request)
         searcher = self._index.searcher()
+        base = self._base(request)
+        filters = {f: tuple(v) for f, v in request.filters.items() if v}
+        query = Query.boolean_query(base + [(Occur.Must, self._filter(f, v)) for f, v in filters.items()])
         order = {"newest": "created", "downloads": "downloads"}.get(request.sort)
         found = searcher.search(query, limit=max(request.limit, 1), count=True,
                                 offset=request.offset, order_by_field=order)
         hits = [Hit(searcher.doc(address)["id"][0], float(key) if order is None else 0.0)
                 for key, address in found.hits][: request.limit]
-        facets: dict[str, dict[str, int]] = {}
-        if request.facets and found.count:
-            spec = {f: {"terms": {"field": f, "size": _FACET_SIZE}} for f in request.facets}
-            aggregated = searcher.aggregate(query, spec)
-            facets = {f: {b["key"]: b["doc_count"] for b in aggregated[f]["buckets"]}
-                      for f in request.facets}
-        elif request.facets:
-            facets = {f: {} for f in request.facets}
+        facets: dict[str, dict[str, int]] = {f: {} for f in request.facets}
+        disjunctive = [f for f in request.facets if f in filters] if request.disjunctive else []
+        if disjunctive and all(_SAFE_CODE.fullmatch(c) for v in filters.values() for c in v):
+            facets.update(self._disjunctive_facets(searcher, base, filters, request.facets))
+        else:
+            for name in disjunctive:  # codes the aggregation's query syntax cannot carry
+                others = [(Occur.Must, self._filter(f, v)) for f, v in filters.items() if f != name]
+                facets.update(_buckets(searcher.aggregate(Query.boolean_query(base + others), _terms((name,)))))
+            plain = [f for f in request.facets if f not in disjunctive]
+            if plain and found.count:
+                facets.update(_buckets(searcher.aggregate(query, _terms(plain))))
         return SearchResult(total=found.count, hits=hits, facets=facets)
+
+    def _disjunctive_facets(self, searcher, base, filters: dict[str, tuple[str, ...]],
+                            wanted: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        """Every facet count in one aggregation pass: over the documents that fail at most one
+        filter, a filter bucket per count — all filters for the unfiltered facets, all but its
+        own for each filtered facet."""
+        names = list(filters)
+        if len(names) > 1:  # at least n − 1 of the n filters hold
+            alternatives = [Query.boolean_query([(Occur.Must, self._filter(f, filters[f])) for f in names if f != skip])
+                            for skip in names]
+            base = base + [(Occur.Must, Query.boolean_query([(Occur.Should, a) for a in alternatives]))]
+        spec: dict = {}
+        plain = [f for f in wanted if f not in filters]
+        if plain:
+            spec["all"] = {"filter": _query_string(filters), "aggs": _terms(plain)}
+        for name in (f for f in wanted if f in filters):
+            others = {f: v for f, v in filters.items() if f != name}
+            spec[f"but_{name}"] = {"filter": _query_string(others), "aggs": _terms((name,))} if others \
+                else _terms((name,))[name]
+        result = searcher.aggregate(Query.boolean_query(base), spec)
+        facets: dict[str, dict[str, int]] = {}
+        if plain:
+            facets.update(_buckets(result["all"]))
+        for name in (f for f in wanted if f in filters):
+            part = result[f"but_{name}"]
+            facets[name] = _buckets(part)[name] if name in part else _bucket_counts(part)
+        return facets
 
     def doc_freq(self, field: str, token: str) -> int:
         return self._index.searcher().doc_freq(field, token)

@@ -303,29 +303,45 @@ class WhooshReader:
         searcher = self._searcher()
         leaves = self._leaves(searcher)
         filters = tuple(sorted((f, tuple(sorted(v))) for f, v in request.filters.items() if v))
+        disjunctive = {f for f, _ in filters if f in request.facets} if request.disjunctive else set()
         counts = {name: Counter() for name in request.facets}
         per_leaf: list[set[int]] = []
         for reader, _, seg, deleted in leaves:
-            allowed = self._allowed(reader, seg, request.access, filters)
-            if request.text is not None:
-                local = self._match(reader, seg, request.text)
-                if allowed is not None:
-                    local &= allowed
-            else:
-                local = set(allowed) if allowed is not None else set(range(reader.doc_count_all()))
-            local -= deleted
+            # what the text and permissions allow; each filter narrows it further
+            visible = self._visible(reader, seg, request, deleted)
+            chosen = {f: self._allowed(reader, seg, AccessFilter(admin=True), ((f, v),)) for f, v in filters}
+            local = visible
+            for f in chosen.values():
+                local = local & f if f is not None else local
             for name in request.facets:
                 column = self._column(reader, seg, name)
-                counts[name].update(column[d] for d in local)
+                docs = local
+                if name in disjunctive:  # this facet's counts ignore its own filter
+                    docs = visible
+                    for other, f in chosen.items():
+                        if other != name and f is not None:
+                            docs = docs & f
+                counts[name].update(column[d] for d in docs)
             per_leaf.append(local)
         total = sum(len(local) for local in per_leaf)
         wanted = request.offset + request.limit
-        chosen: list[tuple[int, float]] = []
+        top: list[tuple[int, float]] = []
         if wanted and total:
-            chosen = self._top(searcher, leaves, per_leaf, request, wanted)[request.offset:]
-        hits = [Hit(searcher.stored_fields(d)["id"], score) for d, score in chosen]
+            top = self._top(searcher, leaves, per_leaf, request, wanted)[request.offset:]
+        hits = [Hit(searcher.stored_fields(d)["id"], score) for d, score in top]
         facets = {name: {value: n for value, n in c.items() if value} for name, c in counts.items()}
         return SearchResult(total=total, hits=hits, facets=facets)
+
+    def _visible(self, reader, seg: _Segment, request: SearchRequest, deleted) -> set[int]:
+        """Local docnums matching the text that the asker may see, deletions removed."""
+        allowed = self._allowed(reader, seg, request.access, ())
+        if request.text is not None:
+            local = self._match(reader, seg, request.text)
+            if allowed is not None:
+                local &= allowed
+        else:
+            local = set(allowed) if allowed is not None else set(range(reader.doc_count_all()))
+        return local - deleted if deleted else local
 
     def _top(self, searcher, leaves, per_leaf, request: SearchRequest, wanted: int) -> list[tuple[int, float]]:
         """(global docnum, score) of the first `wanted` results; ties go to the lower docnum."""

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from repo_server.catalog.terms import SCHEMES
 from repo_server.catalog.vocab import VocabIndex
 from repo_server.indexer import Analyzer, Highlighter, SearchIndex, Synonyms
 
@@ -40,6 +41,8 @@ class SearchTools:
     highlighter: Highlighter
     vocab: VocabIndex
     loaded_at: float
+    # scheme → {code: (position, name)}: the order and names facet counts are shown in
+    facet_order: dict[str, dict[str, tuple[int, str]]]
 
 
 def _load(svc: Services) -> SearchTools:
@@ -56,7 +59,9 @@ def _load(svc: Services) -> SearchTools:
                     analyzer.add_word(name)
                     _known_words.add(name)
     return SearchTools(analyzer=analyzer, synonyms=Synonyms(analyzer, groups),
-                       highlighter=Highlighter(analyzer), vocab=vocab, loaded_at=time.monotonic())
+                       highlighter=Highlighter(analyzer), vocab=vocab, loaded_at=time.monotonic(),
+                       facet_order={scheme: {t.code: (t.position, t.name) for t in vocab.terms(scheme)}
+                                    for scheme in SCHEMES})
 
 
 def search_tools(svc: Services) -> SearchTools:

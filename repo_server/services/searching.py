@@ -110,16 +110,18 @@ def _org_code(svc: Services, value: str) -> str:
     return str(org.id)
 
 
-def _facet_labels(svc: Services, tools: SearchTools, facets: dict[str, dict[str, int]]) -> dict:
+_ORG_NAMES_SQL = select(Organisation.id, Organisation.name).where(
+    Organisation.id.in_(bindparam("ids", expanding=True)))
+
+
+def _facet_labels(session, tools: SearchTools, facets: dict[str, dict[str, int]]) -> dict:
     """Codes → the names teachers read, vocabulary facets in the vocabulary's order."""
     org_ids = [int(code) for code in facets.get("org", {}) if code.isdigit()]
-    with svc.catalog.read() as session:
-        org_names = dict(session.execute(select(Organisation.id, Organisation.name)
-                                         .where(Organisation.id.in_(org_ids))).all()) if org_ids else {}
+    org_names = dict(session.connection().execute(_ORG_NAMES_SQL, {"ids": org_ids}).all()) if org_ids else {}
     labelled: dict[str, dict[str, int]] = {}
     for name, counts in facets.items():
         if name in VOCAB_FIELDS:
-            order = {t.code: (t.position, t.name) for t in tools.vocab.terms(name)}
+            order = tools.facet_order[name]
             items = sorted((order[c] + (n,) for c, n in counts.items() if c in order))
             labelled[name] = {label: n for _, label, n in items}
         elif name == "format":
@@ -160,6 +162,7 @@ def _did_you_mean(tools: SearchTools, index, q: str) -> str | None:
     return corrected if corrected != text else None
 
 
+_TERM_COLUMNS = tuple((name, f"{name}_id") for name in VOCAB_FIELDS)
 _HIT_COLUMNS = (Resource.id, Resource.title, Resource.description, Resource.creator, Resource.publisher,
                 Resource.language, Resource.license, Resource.date,
                 *(getattr(Resource, f"{name}_id") for name in VOCAB_FIELDS),
@@ -200,15 +203,15 @@ def _hit_rows(session, actor: Actor, ids: list[str], public_access: bool) -> tup
     than the search itself at 20 hits), with tags and vocabulary terms; only those the asker may
     see (`can_view`: the index can lag the catalog by a moment)."""
     connection = session.connection()  # Core statements, built once: no ORM layer per row
-    found = connection.execute(_HITS_SQL, {"ids": ids})
+    found = connection.execute(_HITS_SQL, {"ids": ids}).all()
     rows = {r.id: r for r in found if can_view(actor, _Viewable(r), public_access=public_access)}
     tags: dict[str, list[str]] = {}
     if rows:
-        for resource_id, tag in connection.execute(_TAGS_SQL, {"ids": list(rows)}):
+        for resource_id, tag in connection.execute(_TAGS_SQL, {"ids": list(rows)}).all():
             tags.setdefault(resource_id, []).append(tag)
-    term_ids = {getattr(r, f"{name}_id") for r in rows.values() for name in VOCAB_FIELDS} - {None}
+    term_ids = {getattr(r, column) for r in rows.values() for _, column in _TERM_COLUMNS} - {None}
     terms = {i: {"code": code, "name": name} for i, code, name in
-             connection.execute(_TERMS_SQL, {"ids": list(term_ids)})} if term_ids else {}
+             connection.execute(_TERMS_SQL, {"ids": list(term_ids)}).all()} if term_ids else {}
     return rows, tags, terms
 
 
@@ -218,29 +221,29 @@ def _hit_view(r, tags: list[str], terms: dict) -> dict[str, Any]:
     view: dict[str, Any] = {"id": r.id, "title": r.title, "description": r.description, "creator": r.creator,
                             "publisher": r.publisher, "language": r.language, "license": r.license,
                             "date": r.date}
-    for name in VOCAB_FIELDS:
-        term_id = getattr(r, f"{name}_id")
-        view[name] = dict(terms[term_id]) if term_id is not None and term_id in terms else None
+    for name, column in _TERM_COLUMNS:
+        term_id = getattr(r, column)
+        view[name] = dict(terms[term_id]) if term_id in terms else None
     view.update({
         "chapter": r.chapter, "lesson": r.lesson, "tags": sorted(tags), "visibility": r.visibility,
         "status": r.status,
         "organisation": {"id": r.org_id, "name": r.org_name} if r.org_id is not None else None,
         "owner_id": r.owner_id, "filename": r.filename, "sha256": r.blob_sha256, "size": r.size,
-        "mime": r.mime, "format": r.format, "created_at": _iso(r.created_at),
+        "mime": r.mime, "format": r.format, "download_count": r.download_count, "created_at": _iso(r.created_at),
         "updated_at": _iso(r.updated_at)})
     return view
 
 
-def _hits(svc: Services, tools: SearchTools, actor: Actor, ids: list[str], tokens: set[str]) -> list[dict]:
+def _hits(session, svc: Services, tools: SearchTools, actor: Actor, ids: list[str],
+          tokens: set[str]) -> list[dict]:
     if not ids:
         return []
-    with svc.catalog.read() as session:
-        rows, tags, terms = _hit_rows(session, actor, ids, svc.settings.public_access)
-        snippets = {r.id: tools.highlighter.snippet(r.description, tokens) for r in rows.values()}
-        # the file's text only where the description shows no match
-        need_text = {r.blob_sha256 for r in rows.values() if "<mark>" not in snippets[r.id]}
-        texts = dict(session.connection().execute(_TEXTS_SQL, {"ids": list(need_text)}).all()) \
-            if need_text else {}
+    rows, tags, terms = _hit_rows(session, actor, ids, svc.settings.public_access)
+    snippets = {r.id: tools.highlighter.snippet(r.description, tokens) for r in rows.values()}
+    # the file's text only where the description shows no match
+    need_text = {r.blob_sha256 for r in rows.values() if "<mark>" not in snippets[r.id]}
+    texts = dict(session.connection().execute(_TEXTS_SQL, {"ids": list(need_text)}).all()) \
+        if need_text else {}
     hits = []
     for resource_id in ids:  # keep the engine's order
         r = rows.get(resource_id)
@@ -252,7 +255,6 @@ def _hits(svc: Services, tools: SearchTools, actor: Actor, ids: list[str], token
             snippet = tools.highlighter.snippet(texts[r.blob_sha256], tokens)
         view["title_html"] = tools.highlighter.mark(r.title, tokens)
         view["snippet"] = snippet
-        view["download_count"] = r.download_count
         hits.append(view)
     return hits
 
@@ -271,25 +273,22 @@ def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
         return {**answer, "total": 0, "hits": [], "facets": {f: {} for f in FACET_FIELDS}}
     request = SearchRequest(text=text, access=access_filter(actor, public_access=svc.settings.public_access),
                             filters=filters, sort=params.sort, offset=(params.page - 1) * params.per_page,
-                            limit=params.per_page, facets=FACET_FIELDS)
+                            limit=params.per_page, facets=FACET_FIELDS, disjunctive=True)
     result = index.search(request)
     if text is not None and result.total == 0 and len(text.clauses) > 1:
         request = replace(request, text=replace(text, match_all_clauses=False))
         result, answer["relaxed"] = index.search(request), True
-    facets = dict(result.facets)
-    for name in filters:  # disjunctive counts: ignore a facet's own filter
-        others = {k: v for k, v in filters.items() if k != name}
-        facets[name] = index.search(replace(request, filters=others, offset=0, limit=0,
-                                            facets=(name,))).facets[name]
+    facets = result.facets  # disjunctive: a facet's counts ignore its own filter
     if text is not None and (result.total < 3 or answer["relaxed"]):
         suggestion = _did_you_mean(tools, index, q)
         if suggestion:
             check = replace(request, text=build_text_query(tools.analyzer, tools.synonyms, suggestion),
-                            offset=0, limit=0, facets=())
+                            offset=0, limit=0, facets=(), disjunctive=False)
             strict_total = 0 if answer["relaxed"] else result.total
             if index.search(check).total > strict_total:  # never suggest what the asker cannot see
                 answer["did_you_mean"] = suggestion
     tokens = {t for t in (text.tokens if text else set()) if not t.isascii() or len(t) > 1}
-    answer.update(total=result.total, facets=_facet_labels(svc, tools, facets),
-                  hits=_hits(svc, tools, actor, [h.id for h in result.hits], tokens))
+    with svc.catalog.read() as session:
+        answer.update(total=result.total, facets=_facet_labels(session, tools, facets),
+                      hits=_hits(session, svc, tools, actor, [h.id for h in result.hits], tokens))
     return answer

@@ -78,6 +78,32 @@ def test_filters_and_facets(library, find) -> None:
     assert find("勾股定理", filters={"subject": ("YW",)}) == []
 
 
+@pytest.mark.parametrize("filters", [
+    {"subject": ("SX",)},
+    {"subject": ("SX", "YW"), "grade": ("G8",)},
+    {"subject": ("SX",), "grade": ("G1",)},                  # no hits, but counts to offer
+    {"subject": ("SX", "SW", "YY"), "grade": ("G8", "G7"), "type": ("DZTS",)},
+    {"grade": ("G8",), "subject": ("S X:\"1",)},              # a code the query syntax would break
+])
+@pytest.mark.parametrize("text", [None, "勾股定理"])
+def test_disjunctive_facets_ignore_only_their_own_filter(library, analyzer, synonyms, filters, text) -> None:
+    """One request gives what one request per filtered facet gave: each filtered facet
+    counted with the other filters only, the rest with all of them; permissions throughout."""
+    query = build_text_query(analyzer, synonyms, text) if text else None
+    facets = ("subject", "grade", "type", "stage")
+    access = AccessFilter(org_ids=("1", "4"))
+    result = library.search(SearchRequest(text=query, access=access, filters=filters, facets=facets,
+                                          disjunctive=True))
+    plain = library.search(SearchRequest(text=query, access=access, filters=filters, facets=facets))
+    assert result.total == plain.total and result.hits == plain.hits
+    for name in facets:
+        others = {f: v for f, v in filters.items() if f != name}
+        alone = library.search(SearchRequest(text=query, access=access, filters=others, facets=(name,)))
+        assert result.facets[name] == alone.facets[name], name
+        if name not in filters:
+            assert result.facets[name] == plain.facets[name]
+
+
 @pytest.mark.parametrize(("access", "expected"), [
     (AccessFilter(), set()),
     (AccessFilter(public=False), set()),
