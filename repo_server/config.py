@@ -87,6 +87,16 @@ class Settings:
         "REPO_MAX_UPLOAD_BYTES", 8 * GiB,
         "Largest accepted upload in bytes (HTTP 413 above it). Class recordings run to several GB.",
         parse=_positive_int)
+    upload_expire_hours: int = _setting(
+        "REPO_UPLOAD_EXPIRE_HOURS", 24,
+        "A resumable upload (the upload page, /api/v1/uploads/) untouched for this many hours is "
+        "deleted with its partial bytes; so is a finished one whose filing failed and was "
+        "neither retried nor deleted.", parse=_positive_int)
+    upload_stall_seconds: int = _setting(
+        "REPO_UPLOAD_STALL_SECONDS", 60,
+        "A resumable upload request whose bytes stop arriving for this long is ended (keeping "
+        "what arrived), so a silently dead connection does not hold the upload for hours.",
+        parse=_positive_int)
     public_access: bool = _setting(
         "REPO_PUBLIC_ACCESS", True,
         "Let visitors who are not logged in browse and download public, published resources.",

@@ -50,6 +50,18 @@ class StagedFile:
         self._head = bytearray()
         self._written_back = 0  # bytes already handed to the kernel for writeback
 
+    @classmethod
+    def received(cls, path: Path, *, sha256: str, size: int, head: bytes,
+                 filename: str | None = None) -> "StagedFile":
+        """A finished StagedFile for bytes already written and hashed on the staging disk by
+        other means (a resumable upload, received over many requests). Like any finished
+        staged file it is consumed by a blob store's `add`; `discard` removes `path`."""
+        staged = cls.__new__(cls)
+        staged._file, staged.path, staged.filename, staged.max_bytes = None, path, filename, None
+        staged.size, staged.complete, staged.sha256 = size, True, sha256
+        staged._hash, staged._head, staged._written_back = hashlib.sha256(), bytearray(head[:HEAD_BYTES]), size
+        return staged
+
     # -- the file-like surface the producers need ----------------------------------------
     def write(self, data: bytes) -> int:
         if self._file is None:

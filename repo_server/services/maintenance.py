@@ -12,6 +12,7 @@ from repo_server.catalog.migrate import current_revision, head_revision, upgrade
 from repo_server.catalog.vocab import seed_vocabularies
 
 from .context import Services
+from .upload_sessions import sweep_expired
 
 __all__ = ["initialise", "health"]
 
@@ -27,7 +28,7 @@ def initialise(svc: Services) -> dict:
     with svc.catalog.write() as session:
         added = seed_vocabularies(session, settings.vocab_seed)
     svc.secret_key()  # generated now, so several workers never race to create it
-    swept = svc.staging.sweep()
+    swept = svc.staging.sweep() + sweep_expired(svc)  # crashed uploads; expired resumable ones
     return {"data_dir": str(settings.data_dir.resolve()), "catalog": _redacted(settings.catalog_url),
             "schema_before": before, "schema": head_revision(), "vocabulary_rows_added": added,
             "stale_uploads_removed": swept}

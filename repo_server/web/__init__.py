@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, i18n, media, ui  # noqa: F401  (media adds routes to the API)
+from . import api, auth, i18n, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -28,6 +28,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)
+    csrf.exempt(resumable.bp)  # tus uploads: CSRF checked like the API (resumable.py)
+    app.register_blueprint(resumable.bp)
     app.register_blueprint(ui.bp)
     register_error_handlers(app)
     app.teardown_request(discard_staged_files)
