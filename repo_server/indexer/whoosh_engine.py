@@ -46,20 +46,37 @@ class WhooshEngine:
         return WhooshWriter(index.open_dir(str(path)))
 
 
+# Whoosh buffers postings in a pool; when the pool is full it pickles a sorted run to a
+# temporary file, and the commit merges every run back (heapq.merge in Python). At 100,000
+# items that external sort was most of the rebuild (limitmb 128: ~37 runs). Instead, a pool
+# about to spill becomes a segment of its own (committed without merging), sorted in memory:
+# a rebuild leaves one segment per ~500 MB of postings (~10 at 100,000 items), which the
+# reader searches side by side. Merging them would re-add every posting in Python, as costly
+# as writing them, so they stay; later small commits merge only small segments (MERGE_SMALL).
+_POOL_MB = 512
+_SPILL_AT = 0.9        # flush a segment before the pool's own limit is reached
+
+
 class WhooshWriter:
-    def __init__(self, ix: index.Index) -> None:
+    def __init__(self, ix: index.Index, pool_mb: int = _POOL_MB) -> None:
         self._ix = ix
+        self._pool_mb = pool_mb
         self._writer = None
 
     def _open(self):
         if self._writer is None:
-            self._writer = self._ix.writer(limitmb=128)
+            self._writer = self._ix.writer(limitmb=self._pool_mb)
         return self._writer
 
     def upsert(self, docs: Iterable[SearchDocument]) -> None:
         writer = self._open()
         for doc in docs:
             writer.update_document(**_fields(doc))
+            pool = getattr(writer, "pool", None)
+            if pool is not None and pool.currentsize > _SPILL_AT * pool.limit:
+                writer.commit(merge=False)   # a segment, sorted in memory, instead of a run on disk
+                self._writer = None
+                writer = self._open()
 
     def delete(self, ids: Iterable[str]) -> None:
         writer = self._open()
