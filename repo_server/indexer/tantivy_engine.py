@@ -3,7 +3,9 @@
 Text fields use tantivy's whitespace tokenizer over our pre-segmented tokens (term
 frequencies, no positions: we never run phrase queries). Facet fields are raw fast fields
 counted with a terms aggregation; permissions (the audience keys) and filters are
-constant-score clauses so they narrow results without changing their order.
+constant-score clauses so they narrow results without changing their order. A request is two
+passes over its matches: the top hits (with the total), then one aggregation with every facet
+count — disjunctive counts included, as filter buckets (see `_disjunctive_facets`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,6 @@ def _buckets(result: dict) -> dict[str, dict[str, int]]:
 
 def _query_string(filters: dict[str, tuple[str, ...]]) -> str:
     """Filters in tantivy's query syntax (for filter aggregations): AND of fields, OR of codes."""
-    if not filters:
-        return "*"
     return " AND ".join("(" + " OR ".join(f'{field}:"{code}"' for code in codes) + ")"
                         for field, codes in filters.items())
 
