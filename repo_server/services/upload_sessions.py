@@ -248,7 +248,10 @@ def _file(svc: Services, actor: Actor, directory: Path, info: UploadInfo, *,
     for stale in directory.glob("ingest-*"):   # left by a process that died mid-ingest
         stale.unlink(missing_ok=True)
     link = directory / f"ingest-{secrets.token_hex(4)}"
-    os.link(data, link)   # ingest consumes the link; `data` stays until the outcome is known
+    try:
+        os.link(data, link)   # ingest consumes the link; `data` stays until the outcome is known
+    except OSError:           # a filesystem without hard links: a copy keeps the same promise
+        shutil.copyfile(data, link)
     staged = StagedFile.received(link, sha256=sha256, size=info.length, head=head,
                                  filename=info.plan.filename)
     fields = dict(info.plan.fields)

@@ -107,3 +107,28 @@ def test_a_big_file_survives_a_lost_connection_and_a_reload(page, world, service
     (item,) = _all_resources(services, world)
     assert item["sha256"] == hashlib.sha256(payload).hexdigest() and item["size"] == len(payload)
     assert item["title"] == "第3课 课堂实录"
+
+
+@sqlite_only
+def test_files_dropped_on_the_page_are_queued_and_uploaded(page, world, services) -> None:
+    log_in(page, world, "school_editor")
+    page.goto("/upload")
+    page.get_by_label("学科").fill("语文")
+    # What the browser does when files are dropped: a drop event carrying them.
+    page.evaluate("""() => {
+        const data = new DataTransfer();
+        for (const name of ["春晓.pdf", "静夜思.pdf"]) {
+            data.items.add(new File(["%PDF-1.4\\n" + name + "\\n".repeat(2000) + "%%EOF\\n"], name,
+                                    {type: "application/pdf"}));
+        }
+        for (const type of ["dragover", "drop"]) {
+            document.getElementById("dropzone").dispatchEvent(
+                new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+        }
+    }""")
+    assert page.locator("#queue tr .name").all_inner_texts() == ["春晓.pdf", "静夜思.pdf"]
+    page.get_by_role("button", name="开始上传").click()
+    page.wait_for_function("document.querySelectorAll('#queue tr.state-done').length === 2")
+    filed = {r["title"]: r for r in _all_resources(services, world)}
+    assert set(filed) == {"春晓", "静夜思"}
+    assert all(r["subject"]["name"] == "语文" for r in filed.values())

@@ -371,7 +371,11 @@
     });
   }
   var zone = document.getElementById("dropzone");
+  function carriesFiles(event) {   // text dragged between fields is left alone
+    return event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types || [], "Files") >= 0;
+  }
   document.addEventListener("dragover", function (event) {
+    if (!carriesFiles(event)) return;
     event.preventDefault();   // a file dropped anywhere on the page is queued, not opened
     zone.classList.add("over");
   });
@@ -379,6 +383,7 @@
     if (!event.relatedTarget) zone.classList.remove("over");
   });
   document.addEventListener("drop", function (event) {
+    if (!carriesFiles(event)) return;
     event.preventDefault();
     zone.classList.remove("over");
     var data = event.dataTransfer;
