@@ -9,10 +9,25 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, UTCDateTime, utcnow
 
-__all__ = ["Organisation", "User", "ApiToken", "ROLES", "ORG_KINDS"]
+__all__ = ["Organisation", "User", "ApiToken", "ROLES", "ORG_KINDS", "ALLOWED_PARENTS", "placement_error"]
 
 ROLES = ("admin", "editor", "teacher")
 ORG_KINDS = ("city", "county", "school", "other")
+# The district's levels: a city bureau at the top, counties under cities, schools under a
+# county (or directly under the city: 市直学校); "other" (电教馆, 教研室 …) sits under a city
+# or county and has nothing below it. None = at the top of the tree.
+ALLOWED_PARENTS: dict[str, tuple[str | None, ...]] = {
+    "city": (None,), "county": ("city",), "school": ("city", "county"), "other": ("city", "county"),
+}
+
+
+def placement_error(kind: str, parent_kind: str | None) -> str | None:
+    """Why an organisation of `kind` may not sit under a parent of `parent_kind`, or None."""
+    if parent_kind in ALLOWED_PARENTS.get(kind, ()):
+        return None
+    if parent_kind is None:
+        return f"a {kind} must sit under a " + " or ".join(k or "" for k in ALLOWED_PARENTS[kind])
+    return f"a {kind} cannot sit under a {parent_kind}"
 
 
 class Organisation(Base):

@@ -26,7 +26,8 @@ from repo_server.errors import InvalidInput, UnknownTerm
 
 from .terms import SCHEMES, VocabAlias, VocabTerm, term_key
 
-__all__ = ["seed_vocabularies", "VocabIndex", "Term", "Alias", "add_term", "add_alias"]
+__all__ = ["seed_vocabularies", "VocabIndex", "Term", "Alias", "add_term", "add_alias",
+           "alias_conflict"]
 
 _CN_DIGITS = {"一": "1", "二": "2", "三": "3", "四": "4"}
 
@@ -131,11 +132,13 @@ def add_term(session: Session, scheme: str, name: str, *, code: str | None = Non
         raise InvalidInput(f"unknown vocabulary {scheme!r}; one of {', '.join(SCHEMES)}",
                            field="scheme")
     name = name.strip()
-    if not name:
-        raise InvalidInput("a term needs a name", field="name")
+    if not term_key(name) or len(name) > 100:
+        raise InvalidInput("a term needs a name of at most 100 characters", field="name",
+                           reason="term_name")
     index = VocabIndex.load(session)
     if index.find_exact(scheme, name):
-        raise InvalidInput(f"{SCHEMES[scheme]} already has a term or alias {name!r}", field="name")
+        raise InvalidInput(f"{SCHEMES[scheme]} already has a term or alias {name!r}", field="name",
+                           reason="term_taken", name=name)
     position = 1 + max((t.position for t in index.terms(scheme)), default=0)
     term = VocabTerm(scheme=scheme, code=code or _derived_code("L", f"{scheme}:{name}"),
                      name=name, key=term_key(name), position=position, data=data or {})
@@ -150,13 +153,39 @@ def add_alias(session: Session, scheme: str, term_text: str, alias: str) -> Voca
     """Teach the vocabulary another name for an existing term."""
     term = session.get(VocabTerm, VocabIndex.load(session).resolve(scheme, term_text).id)
     key = term_key(alias)
-    if not key:
-        raise InvalidInput("an alias cannot be empty", field="alias")
+    if not key or len(alias.strip()) > 100:
+        raise InvalidInput("an alias needs 1 to 100 characters", field="alias", reason="alias_empty")
     if key == term.key or any(a.key == key for a in term.aliases):
         return term
+    other = alias_conflict(session, term, key)
+    if other is not None:
+        raise InvalidInput(f"{alias.strip()!r} already names {SCHEMES[term.scheme]} {other.name!r}",
+                           field="alias", reason="alias_taken", alias=alias.strip(), term=other.name)
     term.aliases.append(VocabAlias(alias=alias.strip(), key=key))  # keeps the loaded collection true
     session.flush()
     return term
+
+
+def _stages(data: Mapping[str, Any] | None) -> set[str]:
+    data = data or {}
+    return ({data["stage"]} if "stage" in data else set()) | set(data.get("stages", []))
+
+
+def alias_conflict(session: Session, term: VocabTerm, key: str) -> VocabTerm | None:
+    """Another term of the same scheme that already answers to `key` (as its name or an
+    alias), or None. Sharing is allowed only between terms of different stages, where the
+    stage settles what a teacher meant (信息技术 is 小学/初中 信息科技, 高中 信息技术)."""
+    named = session.scalars(select(VocabTerm).where(
+        VocabTerm.scheme == term.scheme, VocabTerm.key == key, VocabTerm.id != term.id)).first()
+    if named is not None:
+        return named
+    mine = _stages(term.data)
+    for other in session.scalars(select(VocabTerm).join(VocabAlias).where(
+            VocabTerm.scheme == term.scheme, VocabAlias.key == key, VocabTerm.id != term.id)):
+        theirs = _stages(other.data)
+        if not (mine and theirs and not mine & theirs):
+            return other
+    return None
 
 
 class VocabIndex:

@@ -19,13 +19,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.models import ORG_KINDS, ROLES, ApiToken, Organisation, User
+from repo_server.catalog.people import placement_error
 from repo_server.errors import InvalidInput, NotFound
 
 from .actor import Actor
 from .context import Services
 
-__all__ = ["add_org", "find_org", "list_orgs", "add_user", "list_users", "set_password",
-           "authenticate", "actor_for_session", "create_token", "actor_for_token",
+__all__ = ["add_org", "find_org", "name_taken", "list_orgs", "add_user", "list_users", "set_password",
+           "authenticate", "actor_for_session", "create_token", "actor_for_token", "hash_password",
            "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX"]
 
 MIN_PASSWORD_LENGTH = 8
@@ -66,21 +67,37 @@ def _names_path(session: Session, org: Organisation) -> list[str]:
 def add_org(svc: Services, name: str, kind: str, parent: str | None = None) -> dict:
     name = name.strip()
     if not name or "/" in name:
-        raise InvalidInput("an organisation needs a name without '/'", field="name")
+        raise InvalidInput("an organisation needs a name without '/'", field="name",
+                           reason="org_name")
     if kind not in ORG_KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind")
+        raise InvalidInput(f"kind must be one of {', '.join(ORG_KINDS)}", field="kind",
+                           reason="org_kind")
     with svc.catalog.write() as session:
         parent_org = find_org(session, parent) if parent else None
-        same_parent = (Organisation.parent_id == parent_org.id) if parent_org \
-            else Organisation.parent_id.is_(None)
-        if session.scalars(select(Organisation).where(Organisation.name == name, same_parent)).first():
-            raise InvalidInput(f"organisation {name!r} already exists there", field="name")
+        problem = placement_error(kind, parent_org.kind if parent_org else None)
+        if problem:
+            raise InvalidInput(problem, field="parent", reason="org_level", kind=kind,
+                               parent_kind=parent_org.kind if parent_org else None)
+        if name_taken(session, name, parent_org.id if parent_org else None):
+            raise InvalidInput(f"organisation {name!r} already exists there", field="name",
+                               reason="org_exists", name=name)
         org = Organisation(name=name, kind=kind, parent_id=parent_org.id if parent_org else None)
         session.add(org)
         session.flush()
         org.path = (parent_org.path if parent_org else "/") + f"{org.id}/"
         return {"id": org.id, "name": org.name, "kind": org.kind,
                 "path": "/".join(_names_path(session, org))}
+
+
+def name_taken(session: Session, name: str, parent_id: int | None, *, other_than: int | None = None) -> bool:
+    """Whether a sibling under `parent_id` already has this name (names are unique per parent,
+    so paths like 某市/某县/一小 stay unambiguous)."""
+    same_parent = (Organisation.parent_id == parent_id) if parent_id is not None \
+        else Organisation.parent_id.is_(None)
+    query = select(Organisation.id).where(Organisation.name == name, same_parent)
+    if other_than is not None:
+        query = query.where(Organisation.id != other_than)
+    return session.scalars(query).first() is not None
 
 
 def list_orgs(svc: Services) -> list[dict]:
@@ -93,15 +110,17 @@ def list_orgs(svc: Services) -> list[dict]:
 def add_user(svc: Services, username: str, role: str, *, org: str | None = None,
              password: str | None = None, display_name: str = "") -> Actor:
     if not _USERNAME.match(username):
-        raise InvalidInput("usernames are 2-80 letters, digits or . _ @ -", field="username")
+        raise InvalidInput("usernames are 2-80 letters, digits or . _ @ -", field="username",
+                           reason="username_format")
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role", reason="role")
     with svc.catalog.write() as session:
         if session.scalars(select(User).where(User.username == username)).first():
-            raise InvalidInput(f"user {username!r} already exists", field="username")
+            raise InvalidInput(f"user {username!r} already exists", field="username",
+                               reason="username_taken", username=username)
         user = User(username=username, role=role, display_name=display_name.strip(),
                     org_id=find_org(session, org).id if org else None,
-                    password_hash=_hash(password) if password is not None else None)
+                    password_hash=hash_password(password) if password is not None else None)
         session.add(user)
         session.flush()
         session.refresh(user)
@@ -116,10 +135,11 @@ def list_users(svc: Services) -> list[dict]:
                  "has_password": u.password_hash is not None} for u in users]
 
 
-def _hash(password: str) -> str:
+def hash_password(password: str) -> str:
+    """A scrypt hash of a password long enough to keep."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"passwords need at least {MIN_PASSWORD_LENGTH} characters",
-                           field="password")
+                           field="password", reason="password_short", minimum=MIN_PASSWORD_LENGTH)
     return generate_password_hash(password)
 
 
@@ -129,7 +149,7 @@ def set_password(svc: Services, username: str, password: str) -> None:
         user = session.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise NotFound(f"no user {username!r}")
-        user.password_hash = _hash(password)
+        user.password_hash = hash_password(password)
         user.session_version += 1
 
 

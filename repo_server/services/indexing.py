@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from repo_server.catalog.changes import changes_since, last_seq
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.models import Change, DownloadEvent, Resource
+from repo_server.catalog.vocab import VocabIndex
 from repo_server.indexer import IndexWriter, SearchDocument
 
 from .context import Services
@@ -36,7 +37,11 @@ BATCH = 500
 def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
     """Documents for the live resources among `ids`, and the ids to delete."""
     tools = search_tools(svc)
-    raws, deletes = raw_documents(session, ids, tools.vocab)
+    # A fresh vocabulary snapshot, not the per-process one (up to REFRESH_S old): a renamed
+    # term or a new alias announces itself by "update" changes of the resources it classifies
+    # (services/vocabularies.py), and those documents must carry the new names. A few hundred
+    # rows per batch.
+    raws, deletes = raw_documents(session, ids, VocabIndex.load(session))
     analyzer = tools.analyzer
     return [analyze(raw, analyzer) for raw in raws], deletes
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import api, auth, i18n, media, resumable, ui  # noqa: F401  (media adds routes to the API)
+from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -31,6 +32,8 @@ def register(app: Flask) -> None:
     csrf.exempt(resumable.bp)  # tus uploads: CSRF checked like the API (resumable.py)
     app.register_blueprint(resumable.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(stats.bp)
     register_error_handlers(app)
     app.teardown_request(discard_staged_files)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 __all__ = ["FIELD_LABELS", "CHOICE_LABELS", "FORMAT_LABELS", "FACET_LABELS", "RENDITION_LABELS",
-           "label_context"]
+           "ROLE_LABELS", "ORG_KIND_LABELS", "label_context"]
 
 FIELD_LABELS = {
     "title": _l("标题"), "description": _l("简介"), "creator": _l("作者"), "publisher": _l("来源单位"),
@@ -43,8 +43,16 @@ FACET_LABELS = {
 
 RENDITION_LABELS = {"video-360p": _l("标清 360p"), "video-720p": _l("高清 720p")}
 
+#: User roles (repo_server.catalog.people.ROLES).
+ROLE_LABELS = {"admin": _l("管理员"), "editor": _l("资源编辑"), "teacher": _l("教师")}
+
+#: Organisation levels (repo_server.catalog.people.ORG_KINDS).
+ORG_KIND_LABELS = {"city": _l("市级"), "county": _l("县级"), "school": _l("学校"), "other": _l("其他单位")}
+
 
 def label_context() -> dict:
-    """Template globals: `field_labels`, `choice_labels`, `format_labels`, `rendition_labels`."""
+    """Template globals: `field_labels`, `choice_labels`, `format_labels`, `rendition_labels`,
+    `role_labels`, `org_kind_labels`."""
     return {"field_labels": FIELD_LABELS, "choice_labels": CHOICE_LABELS,
-            "format_labels": FORMAT_LABELS, "rendition_labels": RENDITION_LABELS}
+            "format_labels": FORMAT_LABELS, "rendition_labels": RENDITION_LABELS,
+            "role_labels": ROLE_LABELS, "org_kind_labels": ORG_KIND_LABELS}
