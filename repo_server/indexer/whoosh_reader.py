@@ -30,7 +30,6 @@ from bisect import bisect_left
 from collections import Counter, OrderedDict
 
 from whoosh import index
-from whoosh.reading import EmptyReader
 
 from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
 from .schema import PINYIN_BOOST, PINYIN_FIELD, TEXT_BOOSTS
@@ -148,14 +147,13 @@ class WhooshReader:
         if searcher is None:
             searcher = self._local.searcher = self._ix.searcher()
         elif not searcher.up_to_date():
-            # refresh() fails when the old reader is an EmptyReader (no segment yet); it also
-            # hands the old reader's resources to the new searcher, so never close it then.
-            if isinstance(searcher.reader(), EmptyReader):
-                searcher.close()
-                searcher = self._ix.searcher()
-            else:
-                searcher = searcher.refresh()
-            self._local.searcher = searcher
+            # A new searcher, not searcher.refresh(): refresh reuses the segment readers of
+            # segments whose id did not change, *with their old deletion sets*, so a document
+            # updated or withdrawn since would still match in its old form (found as a
+            # private item shown to another school). Opening segments is cheap; this
+            # reader's own caches are kept per segment id and survive.
+            searcher.close()
+            searcher = self._local.searcher = self._ix.searcher()
         return searcher
 
     def _leaves(self, searcher) -> list[tuple[object, int, _Segment, frozenset[int]]]:

@@ -140,6 +140,20 @@ def test_upsert_replaces_and_delete_removes(library, doc, find) -> None:
     assert library.status()["seq"] == 12 and library.status()["documents"] == 8
 
 
+def test_a_warm_reader_sees_updates_and_deletions(library, doc, find) -> None:
+    """A reader that already answered must not keep an updated document's old copy: made
+    private, it leaves everyone else's results (and counts) at once, and appears once."""
+    assert set(find("勾股定理")) == {"pyth", "proof"}           # the reader is warm now
+    writer = library.try_writer()
+    writer.apply([doc("pyth", "勾股定理 课件", visibility="private", owner_id="9", org_id="5",
+                      org_path=("1", "5"))], ["proof"], seq=13)
+    writer.close()
+    assert find("勾股定理") == []
+    assert library.search(SearchRequest(text=None, access=AccessFilter())).total == 4
+    admin = find("勾股定理", access=AccessFilter(admin=True))
+    assert sorted(admin) == sorted(set(admin)) and "pyth" in admin and "proof" not in admin
+
+
 def test_term_statistics_for_did_you_mean(library) -> None:
     assert library.doc_freq("勾股定理") >= 2 and library.doc_freq("勾古定理") == 0
     sounds = library.terms_with_prefix("sounds", "gougudingli:", 5)
