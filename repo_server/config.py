@@ -149,6 +149,15 @@ class Settings:
         "How many reverse proxies (nginx) sit in front and set X-Forwarded-For/-Proto/-Host; "
         "0 trusts none. Client addresses in download events and rate limits depend on it.",
         parse=_non_negative_int)
+    login_limit: str = _setting(
+        "REPO_LOGIN_LIMIT", "10 per 15 minutes",
+        "Failed logins allowed per client address (the real one: see REPO_PROXY_HOPS) before "
+        "further attempts answer 429 until the window has passed.")
+    rate_limit_url: str = _setting(
+        "REPO_RATE_LIMIT_URL", "",
+        "Where login-attempt counters live: empty uses REPO_QUEUE_URL when that is Redis (shared "
+        "by every worker and machine), else each web worker's memory (`memory://`: the limit then "
+        "applies per worker process).")
     vocab_seed: Path = _setting(
         "REPO_VOCAB_SEED", Path(__file__).parent / "catalog" / "seed" / "vocab.json",
         "Vocabulary seed (学段, 年级, 学科, 教材版本, 册次, 资源类型) loaded by `repo-server init`.",

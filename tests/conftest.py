@@ -235,6 +235,14 @@ class LiveServer:
     host: str
     port: int
     log: Path
+    pid: int = 0    # the `repo-server serve` process (gunicorn's master)
+
+    def worker_pids(self) -> list[int]:
+        """The master's child processes (gunicorn workers, an embedded media worker)."""
+        children = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            children += [int(p) for p in (task / "children").read_text().split()]
+        return children
 
 
 @pytest.fixture
@@ -273,7 +281,7 @@ def live_server(services: Services, tmp_path: Path, request) -> Iterator[LiveSer
             process.kill()
             pytest.fail(f"repo-server serve did not start:\n{log.read_text()}", pytrace=False)
         time.sleep(0.1)
-    yield LiveServer(url=url, host="127.0.0.1", port=port, log=log)
+    yield LiveServer(url=url, host="127.0.0.1", port=port, log=log, pid=process.pid)
     print(f"--- {log} (last 5,000 characters) ---\n{log.read_text()[-5000:]}")  # shown on failure
     process.terminate()
     try:

@@ -2,6 +2,7 @@
 
 from .base import Base
 from .events import CHANGE_OPS, Change, ChangeCounter, DownloadEvent, ImportRecord
+from .favourites import Favourite
 from .media import JOB_KINDS, JOB_STATES, DerivativePage, MediaJob
 from .people import ORG_KINDS, ROLES, ApiToken, Organisation, User
 from .resources import (CLASSIFICATION_SCHEMES, DERIVATIVE_STATES, STATUSES, TEXT_STATES, VISIBILITIES,
@@ -10,7 +11,7 @@ from .terms import SCHEMES, VocabAlias, VocabTerm, term_key
 
 __all__ = [
     "Base", "MediaJob", "DerivativePage", "JOB_KINDS", "JOB_STATES",
-    "Change", "ChangeCounter", "DownloadEvent", "ImportRecord", "ApiToken",
+    "Change", "ChangeCounter", "Favourite", "DownloadEvent", "ImportRecord", "ApiToken",
     "Organisation", "User", "Blob", "BlobText", "Derivative", "TEXT_STATES", "Resource", "ResourceTag", "VocabAlias",
     "VocabTerm", "CHANGE_OPS", "ORG_KINDS", "ROLES", "CLASSIFICATION_SCHEMES",
     "DERIVATIVE_STATES", "STATUSES", "VISIBILITIES", "SCHEMES", "term_key",

@@ -68,6 +68,7 @@ class Resource(Base):
         CheckConstraint(f"visibility IN {VISIBILITIES!r}", name="visibility"),
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         Index("ix_resources_listing", "deleted_at", "status", "created_at"),
+        Index("ix_resources_popular", "download_count", "created_at"),  # home page: most downloaded
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -7,8 +7,8 @@
   "organisation" and belong to their organisation or one above it (a county's item reaches
   the county's schools; a school's item stays in the school); plus their own.
 - anonymous visitors: published public items, when REPO_PUBLIC_ACCESS is on.
-`can_view`, `visible_clause` (SQL) and `access_filter` (search-index terms) must agree; tests
-check them against each other.
+`can_view`, `visible_clause` (SQL) and `access_filter` (search-index terms) must agree, and so
+must `can_edit` and `editable_clause`; tests check them against each other.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from repo_server.indexer import AccessFilter
 
 from .actor import Actor
 
-__all__ = ["can_view", "can_edit", "visible_clause", "access_filter", "require_uploader",
+__all__ = ["can_view", "can_edit", "visible_clause", "editable_clause", "access_filter", "require_uploader",
            "require_view", "require_edit"]
 
 
@@ -74,6 +74,21 @@ def visible_clause(actor: Actor, *, public_access: bool = True) -> ColumnElement
     if actor.is_editor and actor.org_id is not None:
         managed = select(Organisation.id).where(Organisation.path.startswith(actor.org_path))
         options.append(Resource.org_id.in_(managed))
+    return and_(live, or_(*options) if options else false())
+
+
+def editable_clause(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition selecting exactly the resources `can_edit` allows."""
+    live = Resource.deleted_at.is_(None)
+    if actor.is_admin:
+        return live
+    if not actor.is_editor:
+        return false()
+    options = []
+    if actor.user_id is not None:
+        options.append(Resource.owner_id == actor.user_id)
+    if actor.org_id is not None:
+        options.append(Resource.org_id.in_(select(Organisation.id).where(Organisation.path.startswith(actor.org_path))))
     return and_(live, or_(*options) if options else false())
 
 

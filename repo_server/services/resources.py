@@ -34,10 +34,12 @@ from .actor import Actor
 from .context import Services
 from .media_jobs import hand_over, queue_media
 from .fields import VOCAB_FIELDS, parse_metadata
-from .permissions import require_edit, require_uploader, require_view, visible_clause
+from .permissions import (can_edit, can_view, editable_clause, require_edit, require_uploader, require_view,
+                          visible_clause)
 from .views import resource_view
 
-__all__ = ["ingest", "get_resource", "list_resources", "update_resource", "delete_resource"]
+__all__ = ["ingest", "get_resource", "list_resources", "update_resource", "delete_resource", "may_edit",
+           "bulk_update", "editable_resources", "MAX_BULK"]
 
 _DEFAULTS = {"language": "zh-CN", "visibility": "public", "status": "published"}
 _TEXT_FIELDS = ("title", "description", "creator", "publisher", "language", "license", "date",
@@ -185,3 +187,80 @@ def delete_resource(svc: Services, actor: Actor, resource_id: str) -> None:
                                 public_access=svc.settings.public_access)
         resource.deleted_at = resource.updated_at = utcnow()
         record_change(session, resource.id, "delete", actor.user_id)
+
+
+def may_edit(svc: Services, actor: Actor, resource_id: str) -> bool:
+    """Whether the actor may change this resource (for showing edit controls)."""
+    with svc.catalog.read() as session:
+        resource = session.get(Resource, resource_id)
+        return resource is not None and can_view(actor, resource, public_access=svc.settings.public_access) \
+            and can_edit(actor, resource)
+
+
+#: A bulk change touches at most this many resources (one page of the review queue is 100).
+MAX_BULK = 500
+
+
+def bulk_update(svc: Services, actor: Actor, resource_ids: list[str], changes: Mapping[str, Any], *,
+                add_tags: list[str] | tuple[str, ...] = (),
+                remove_tags: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The same change to many resources in one transaction: editors tag, classify and publish
+    a whole uploaded folder at once.
+
+    The change is validated once, before anything is touched (an invalid change changes
+    nothing). Resources the actor may not change, or cannot see, are skipped and reported
+    (`skipped`: id → reason), never half-changed. Tags are added to / removed from each
+    resource's own tags; `changes` may not set `tags` wholesale.
+    """
+    require_uploader(actor)
+    ids = list(dict.fromkeys(i for i in resource_ids if i))
+    if not ids:
+        raise InvalidInput("choose at least one resource", field="ids")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"at most {MAX_BULK} resources can be changed at once", field="ids")
+    if "tags" in changes:
+        raise InvalidInput("use add_tags / remove_tags to change tags in bulk", field="tags")
+    with svc.catalog.write() as session:
+        vocab = VocabIndex.load(session)
+        fields = parse_metadata(changes, vocab)
+        adding = set(parse_metadata({"tags": list(add_tags)}, vocab)["tags"]) if add_tags else set()
+        removing = set(parse_metadata({"tags": list(remove_tags)}, vocab)["tags"]) if remove_tags else set()
+        changed_ids, skipped = [], {}
+        rows = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+        for resource_id in ids:
+            resource = rows.get(resource_id)
+            if resource is None or not can_view(actor, resource, public_access=svc.settings.public_access):
+                skipped[resource_id] = "not found"
+                continue
+            if not can_edit(actor, resource):
+                skipped[resource_id] = "not allowed"
+                continue
+            wanted = dict(fields)
+            if adding or removing:
+                wanted["tags"] = sorted((set(resource.tags) | adding) - removing)
+            changed = _apply(resource, wanted, resource.filename)
+            if changed:
+                resource.updated_at = utcnow()
+                op = "visibility" if changed & {"visibility", "status"} else "update"
+                record_change(session, resource.id, op, actor.user_id)
+                changed_ids.append(resource_id)
+    return {"changed": changed_ids, "unchanged": [i for i in ids if i not in changed_ids and i not in skipped],
+            "skipped": skipped}
+
+
+def editable_resources(svc: Services, actor: Actor, *, status: str | None = "draft", page: int = 1,
+                       per_page: int = 50) -> dict[str, Any]:
+    """What an editor may change, for the review queue (status="draft", oldest first: first in,
+    first reviewed) and bulk editing (any status, newest first)."""
+    require_uploader(actor)
+    page, per_page = max(page, 1), min(max(per_page, 1), 100)
+    where = [editable_clause(actor)]
+    if status:
+        where.append(Resource.status == status)
+    order = (Resource.created_at, Resource.id) if status == "draft" else (Resource.created_at.desc(), Resource.id)
+    with svc.catalog.read() as session:
+        total = session.scalar(select(func.count()).select_from(Resource).where(*where))
+        rows = session.scalars(select(Resource).where(*where).order_by(*order)
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+        items = [resource_view(session, r, with_derivatives=False) for r in rows]
+    return {"total": total, "page": page, "per_page": per_page, "items": items}

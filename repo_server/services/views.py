@@ -56,6 +56,7 @@ def resource_view(session: Session, r: Resource, *, with_derivatives: bool = Tru
         "size": r.blob.size,
         "mime": r.blob.mime,
         "format": r.format,
+        "download_count": r.download_count,
         "created_at": _iso(r.created_at),
         "updated_at": _iso(r.updated_at),
     })

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, auth, i18n, media, resumable, ui  # noqa: F401  (media adds routes to the API)
+from . import api, auth, editorial, i18n, lesson_zip, library, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
+from . import throttle
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -27,11 +28,15 @@ def register(app: Flask) -> None:
     app.context_processor(label_context)
     csrf.exempt(api.bp)  # the API checks CSRF itself, only for session-authenticated requests
     app.register_blueprint(auth.bp)
+    throttle.init_app(app)  # limits POST /login
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)
     csrf.exempt(resumable.bp)  # tus uploads: CSRF checked like the API (resumable.py)
     app.register_blueprint(resumable.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(library.bp)
+    app.register_blueprint(editorial.bp)
+    app.register_blueprint(lesson_zip.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(stats.bp)
     register_error_handlers(app)

@@ -109,6 +109,22 @@ def create_resource():
     return response
 
 
+@bp.post("/resources/bulk")
+def bulk_update():
+    """The same change to many resources: {ids, changes, add_tags, remove_tags}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("ids"), list):
+        raise InvalidInput("send {\"ids\": [...], \"changes\": {...}, \"add_tags\": [...], "
+                           "\"remove_tags\": [...]} as JSON (Content-Type: application/json)")
+    changes = body.get("changes") or {}
+    lists = [body.get("ids"), body.get("add_tags") or [], body.get("remove_tags") or []]
+    if not isinstance(changes, dict) or not all(isinstance(v, list) and all(isinstance(i, str) for i in v)
+                                                for v in lists):
+        raise InvalidInput("ids, add_tags and remove_tags are lists of strings; changes is an object")
+    return jsonify(resource_service.bulk_update(_svc(), current_actor(), lists[0], changes,
+                                                add_tags=lists[1], remove_tags=lists[2]))
+
+
 @bp.get("/resources/<resource_id>")
 def resource(resource_id: str):
     return jsonify(with_links(resource_service.get_resource(_svc(), current_actor(), resource_id)))

@@ -51,6 +51,7 @@ def openapi_document() -> dict[str, Any]:
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "organisation": {"type": ["object", "null"]}, "owner_id": {"type": ["integer", "null"]},
+        "download_count": {"type": "integer", "description": "Downloads by people (bots not counted)"},
         "derivatives": {"type": "array", "items": _ref("Derivative")},
         "media": {"oneOf": [_ref("MediaJob"), {"type": "null"}]},
     }
@@ -92,6 +93,26 @@ def openapi_document() -> dict[str, Any]:
                              "413": _error("Larger than REPO_MAX_UPLOAD_BYTES"),
                              "415": _error("Executable, unsupported, or the extension lies"),
                              "422": _error("Invalid metadata or empty file")}}},
+            "/api/v1/resources/bulk": {
+                "post": {"summary": "The same change to many resources (bulk edit, bulk tag, publish)",
+                         "description": "Validated once, applied in one transaction to each listed "
+                                        "resource the caller may change; the others are skipped and "
+                                        "reported. At most 500 ids.",
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": {"type": "object", "required": ["ids"], "properties": {
+                                 "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 500},
+                                 "changes": {"type": "object", "properties": {
+                                     k: v for k, v in metadata.items() if k != "tags"},
+                                     "additionalProperties": False},
+                                 "add_tags": {"type": "array", "items": {"type": "string"}},
+                                 "remove_tags": {"type": "array", "items": {"type": "string"}}}}}}},
+                         "responses": {"200": {"description": "What changed", "content": {
+                             "application/json": {"schema": {"type": "object", "properties": {
+                                 "changed": {"type": "array", "items": {"type": "string"}},
+                                 "unchanged": {"type": "array", "items": {"type": "string"}},
+                                 "skipped": {"type": "object", "additionalProperties": {"type": "string"}}}}}}},
+                             "401": _error("Not logged in"), "403": _error("Not an editor"),
+                             "422": _error("Invalid change; nothing was changed")}}},
             "/api/v1/resources/{resource_id}": {
                 "parameters": [rid],
                 "get": {"summary": "One resource",

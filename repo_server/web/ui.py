@@ -1,8 +1,8 @@
-"""The HTML pages: newest resources, search, a resource page with previews and download, the
-upload form, the media jobs page.
+"""The HTML pages: home, search, a resource page with previews, downloads, its lesson and
+favourites, the upload form, the media jobs page. (Catalog tree and favourites: library.py;
+review queue and bulk edit: editorial.py.)
 
-Deliberately small (the full interface is a later issue) but built to grow: server-rendered
-Jinja, all text escaped, CSRF on every form, no asset from the internet.
+Server-rendered Jinja, all text escaped, CSRF on every form, no asset from the internet.
 """
 
 from __future__ import annotations
@@ -11,14 +11,16 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import login_required
 
 from repo_server.catalog.models import JOB_STATES
-from repo_server.errors import RepoError
+from repo_server.errors import PermissionDenied, RepoError
 from repo_server.services import resources as resource_service
-from repo_server.services import media_jobs, searching
+from repo_server.services import favourites, lessons, media_jobs, searching
 from repo_server.services.searching import InvalidQuery
-from repo_server.services.fields import FIELDS
+from repo_server.services.fields import FIELDS, split_tags
 from repo_server.services.permissions import require_uploader
+from repo_server.services.tags import popular_tags
 from repo_server.services.vocabularies import list_vocabularies
 
+from . import library
 from .api import form_metadata, search_params, send_download, with_links
 from .auth import current_actor, safe_next
 from .errors import status_for
@@ -36,12 +38,7 @@ def _svc():
 
 @bp.get("/")
 def index():
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
-    result = resource_service.list_resources(_svc(), current_actor(), page=page, per_page=30)
-    return render_template("index.html", result=result)
+    return library.home()
 
 
 @bp.get("/search")
@@ -49,6 +46,7 @@ def search():
     try:
         params = search_params(request.args)
         answer = searching.search(_svc(), current_actor(), params)
+        answer["hits"] = [with_links(hit) for hit in answer["hits"]]
         error = None
     except InvalidQuery as exc:
         answer, error = None, exc.message
@@ -77,8 +75,12 @@ def resource(resource_id: str):
     renditions = [made[p] for p in ("video-360p", "video-720p") if p in made]
     chosen = next((d for d in renditions if d["profile"] == f"video-{request.args.get('q')}"),
                   renditions[0] if renditions else None)
+    svc, actor = _svc(), current_actor()
+    lesson = lessons.lesson_of(svc, actor, resource_id)
     return render_template("resource.html", r=view, made=made, renditions=renditions, chosen=chosen,
-                           browser_plays=view["mime"] in _BROWSER_PLAYS)
+                           browser_plays=view["mime"] in _BROWSER_PLAYS, lesson=lesson,
+                           favourite=favourites.is_favourite(svc, actor, resource_id),
+                           can_edit=resource_service.may_edit(svc, actor, resource_id))
 
 
 # What a browser plays or shows by itself while (or when) no derivative exists.
@@ -114,14 +116,46 @@ def inline_file(resource_id: str):
     return send_download(resource_id, inline=True)
 
 
+def _form_values(view: dict) -> dict:
+    """A resource view as the edit form's values: terms by name, tags as a list."""
+    values = {f.name: view.get(f.name) for f in FIELDS}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            values[name] = value.get("name")
+    return values
+
+
+@bp.route("/r/<resource_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(resource_id: str):
+    """The metadata form of one resource: every field, vocabulary pickers, tag completion."""
+    svc, actor = _svc(), current_actor()
+    view = resource_service.get_resource(svc, actor, resource_id)
+    if not resource_service.may_edit(svc, actor, resource_id):
+        raise PermissionDenied("you may not change this resource")
+    page = {"r": view, "fields": FIELDS, "vocab": list_vocabularies(svc), "known_tags": popular_tags(svc)}
+    if request.method == "GET":
+        return render_template("edit.html", values=_form_values(view), errors=[], **page)
+    values = form_metadata(request.form)
+    try:
+        resource_service.update_resource(svc, actor, resource_id, values)
+    except RepoError as exc:
+        status = status_for(exc)
+        if status >= 500:
+            raise
+        errors = exc.details.get("errors") or [exc.as_dict()]
+        shown = {**values, "tags": split_tags(values.get("tags") or [])}
+        return render_template("edit.html", values=shown, errors=errors, **page), status
+    return redirect(url_for("ui.resource", resource_id=resource_id), 303)
+
+
 @bp.route("/upload", methods=["GET", "POST"])
 @login_required
 def upload():
     require_uploader(current_actor())
-    vocabularies = list_vocabularies(_svc())
+    form = {"fields": FIELDS, "vocab": list_vocabularies(_svc()), "known_tags": popular_tags(_svc())}
     if request.method == "GET":
-        return render_template("upload.html", fields=FIELDS, vocab=vocabularies, values={},
-                               errors=[])
+        return render_template("upload.html", values={}, errors=[], **form)
     values = form_metadata(request.form)
     try:
         staged, filename = received_file(request)
@@ -133,6 +167,5 @@ def upload():
         if status >= 500:
             raise
         errors = exc.details.get("errors") or [exc.as_dict()]
-        return render_template("upload.html", fields=FIELDS, vocab=vocabularies, values=values,
-                               errors=errors), status
+        return render_template("upload.html", values=values, errors=errors, **form), status
     return redirect(url_for("ui.resource", resource_id=view["id"]))

@@ -1,6 +1,6 @@
 """Who sees what. The Python rule (can_view) and the SQL filter (visible_clause) must agree
-for every actor and every kind of resource; a teacher never sees another school's private
-items, not even in counts."""
+for every actor and every kind of resource, and so must can_edit and editable_clause; a
+teacher never sees another school's private items, not even in counts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from repo_server.catalog.models import Resource
 from repo_server.errors import NotFound
 from repo_server.services import ANONYMOUS
-from repo_server.services.permissions import can_view, visible_clause
+from repo_server.services.permissions import can_edit, can_view, editable_clause, visible_clause
 from repo_server.services.resources import get_resource, ingest, list_resources
 
 KINDS = list(itertools.product(["public", "organisation", "private"], ["published", "draft"]))
@@ -46,6 +46,17 @@ def test_sql_filter_agrees_with_the_rule(services, world, library, who) -> None:
         by_sql = set(session.scalars(select(Resource.id).where(visible_clause(actor))))
     assert by_sql == by_rule
     assert visible_ids(services, actor) == by_rule
+
+
+@pytest.mark.parametrize("who", ["admin", "county_editor", "school_editor", "teacher", "anonymous"])
+def test_sql_edit_filter_agrees_with_the_rule(services, world, library, who) -> None:
+    actor = ANONYMOUS if who == "anonymous" else getattr(world, who)
+    with services.catalog.read() as session:
+        by_rule = {r.id for r in session.scalars(select(Resource)) if can_edit(actor, r)}
+        by_sql = set(session.scalars(select(Resource.id).where(editable_clause(actor))))
+    assert by_sql == by_rule
+    expected = {"admin": 12, "county_editor": 12, "school_editor": 6, "teacher": 0, "anonymous": 0}[who]
+    assert len(by_rule) == expected
 
 
 def test_expected_visibility(services, world, library) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from repo_server.services.indexing import catch_up
@@ -50,10 +52,28 @@ def test_search_page(client, indexed) -> None:
     assert "&lt;&lt;朗读&gt;&gt;" in page and "<<朗读>>" not in page and "<mark>秋天</mark>" in page
     assert 'href="/search?q=%E7%A7%8B%E5%A4%A9&amp;subject=%E8%AF%AD%E6%96%87"' in page  # facet link
     assert "共 1 个结果" in page
+    assert re.search(r'<a class="title" href="/r/[0-9a-f]{32}">', page)          # each hit links to its page
     typo = client.get("/search?q=勾古定理").get_data(as_text=True)
     assert "你要找的是不是" in typo and "勾股定理" in typo
     bad = client.get("/search?subject=数字")
     assert bad.status_code == 400 and "数学" in bad.get_data(as_text=True)
+
+
+def test_long_facets_fold_after_eight_values(client, services, world, api) -> None:
+    grades = ["一年级", "二年级", "三年级", "四年级", "五年级", "六年级", "七年级", "八年级", "九年级", "高一"]
+    for n, grade in enumerate(grades):
+        assert api("school_editor").post("/api/v1/resources", data=upload_form(
+            f"%PDF-1.4 {n}".encode(), f"{n}.pdf", title=f"复习 {n}", grade=grade),
+            content_type="multipart/form-data").status_code == 201
+    writer = search_index(services).try_writer()
+    catch_up(services, writer)
+    writer.close()
+    page = client.get("/search?q=复习").get_data(as_text=True)
+    grade_box = page.split("<h3>年级</h3>")[1].split("</section>")[0]
+    shown, folded = grade_box.split("<details>")
+    assert shown.count("<li") == 8 and folded.count("<li") == 2 and "更多（2）" in folded
+    chosen = client.get("/search?q=复习&grade=高一").get_data(as_text=True)
+    assert "<details open>" in chosen.split("<h3>年级</h3>")[1].split("</section>")[0]
 
 
 def test_search_page_respects_permissions(client, indexed, world) -> None:

@@ -1,0 +1,169 @@
+"""The catalog tree teachers browse: 学段 → 学科 → 教材版本 → 年级 → 册次 → 单元 → 课, with counts.
+
+A node is a path of (level, value) pairs from the top, values as people write them (term
+names for the vocabulary levels, the text of 单元 and 课). Its children are the values of the
+next level among the resources under it that the asker may see, each with its count, in
+vocabulary order (texts in natural order: 第2课 before 第10课). Resources without a value at
+the next level are not lost: they are under the node (its total) and listed with it.
+
+Counts are one GROUP BY over the visible resources, using the classification indexes;
+the home page asks for two levels at once (学段 and its 学科). Term names and order come from
+one small query on the terms involved (not the whole vocabulary with its aliases: this runs
+on every home page).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sqlalchemy import ColumnElement, func, select
+
+from repo_server.catalog.models import Resource, VocabTerm
+from repo_server.errors import NotFound
+
+from .actor import Actor
+from .context import Services
+from .permissions import visible_clause
+from .views import resource_view
+
+__all__ = ["LEVELS", "TreeNode", "catalog_node", "home_tree", "resources_under", "popular_resources"]
+
+LEVELS = ("stage", "subject", "edition", "grade", "volume", "chapter", "lesson")
+_VOCAB_LEVELS = {"stage", "subject", "edition", "grade", "volume"}
+_COLUMN = {"stage": Resource.stage_id, "subject": Resource.subject_id, "edition": Resource.edition_id,
+           "grade": Resource.grade_id, "volume": Resource.volume_id, "chapter": Resource.chapter,
+           "lesson": Resource.lesson}
+
+
+@dataclass
+class TreeNode:
+    path: list[tuple[str, str]]                      # (level, value) from the top
+    level: str | None                                # the children's level; None at a lesson
+    children: list[dict[str, Any]] = field(default_factory=list)   # {value, count}
+    total: int = 0
+
+    def query(self, extra: tuple[str, str] | None = None) -> dict[str, str]:
+        """The node (or one of its children) as query parameters."""
+        pairs = self.path + ([extra] if extra else [])
+        return dict(pairs)
+
+
+def _natural(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _terms(session, ids) -> dict[int, tuple[str, tuple[int, int]]]:
+    """id → (name, sort key) for these term ids."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(VocabTerm.id, VocabTerm.name, VocabTerm.position)
+                           .where(VocabTerm.id.in_(wanted))).all()
+    return {row.id: (row.name, (row.position, row.id)) for row in rows}
+
+
+def _conditions(session, path: list[tuple[str, str]]) -> list[ColumnElement[bool]]:
+    """SQL conditions for a path; vocabulary levels by exact term name (links carry names)."""
+    where = []
+    for level, value in path:
+        if level in _VOCAB_LEVELS:
+            term_id = session.scalar(select(VocabTerm.id).where(
+                VocabTerm.scheme == level, VocabTerm.name == value, VocabTerm.active.is_(True)).limit(1))
+            if term_id is None:
+                raise NotFound(f"no {level} called {value!r}")
+            where.append(_COLUMN[level] == term_id)
+        else:
+            where.append(_COLUMN[level] == value)
+    return where
+
+
+def _parse_path(params: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The node a query string names: a prefix of LEVELS; a gap (课 without 单元) is a 404."""
+    path = []
+    for level in LEVELS:
+        value = (params.get(level) or "").strip()
+        if not value:
+            break
+        path.append((level, value))
+    if any((params.get(level) or "").strip() for level in LEVELS[len(path):]):
+        raise NotFound("a catalog path names its levels from the top (学段 first)")
+    return path
+
+
+def _children(session, level: str, where: list) -> list[dict[str, Any]]:
+    column = _COLUMN[level]
+    present = column.is_not(None) if level in _VOCAB_LEVELS else column != ""
+    rows = session.execute(select(column, func.count()).where(*where, present).group_by(column)).all()
+    if level in _VOCAB_LEVELS:
+        terms = _terms(session, (term_id for term_id, _ in rows))
+        known = [(terms[term_id], count) for term_id, count in rows if term_id in terms]
+        return [{"value": name, "count": count} for (name, _), count in sorted(known, key=lambda t: t[0][1])]
+    return sorted(({"value": v, "count": c} for v, c in rows), key=lambda c: _natural(c["value"]))
+
+
+def catalog_node(svc: Services, actor: Actor, params: Mapping[str, str]) -> TreeNode:
+    """The node named by `params` (stage=…&subject=…), its children and its total."""
+    path = _parse_path(params)
+    level = LEVELS[len(path)] if len(path) < len(LEVELS) else None
+    with svc.catalog.read() as session:
+        where = [visible_clause(actor, public_access=svc.settings.public_access), *_conditions(session, path)]
+        node = TreeNode(path=path, level=level)
+        node.total = session.scalar(select(func.count()).select_from(Resource).where(*where)) or 0
+        if level is not None and node.total:
+            node.children = _children(session, level, where)
+    return node
+
+
+def home_tree(svc: Services, actor: Actor) -> list[dict[str, Any]]:
+    """The top two levels at once: [{value: 学段, count, subjects: [{value, count}]}]."""
+    with svc.catalog.read() as session:
+        rows = session.execute(
+            select(Resource.stage_id, Resource.subject_id, func.count())
+            .where(visible_clause(actor, public_access=svc.settings.public_access),
+                   Resource.stage_id.is_not(None))
+            .group_by(Resource.stage_id, Resource.subject_id)).all()
+        terms = _terms(session, {i for row in rows for i in row[:2]})
+    stages: dict[int, dict[str, Any]] = {}
+    for stage_id, subject_id, count in rows:
+        if stage_id not in terms:
+            continue
+        name, order = terms[stage_id]
+        entry = stages.setdefault(stage_id, {"value": name, "count": 0, "subjects": [], "order": order})
+        entry["count"] += count
+        if subject_id in terms:
+            entry["subjects"].append({"value": terms[subject_id][0], "count": count, "order": terms[subject_id][1]})
+    result = sorted(stages.values(), key=lambda s: s["order"])
+    for entry in result:
+        del entry["order"]
+        entry["subjects"].sort(key=lambda s: s["order"])
+        for subject in entry["subjects"]:
+            del subject["order"]
+    return result
+
+
+def resources_under(svc: Services, actor: Actor, node: TreeNode, *, page: int = 1, per_page: int = 20,
+                    sort: str = "newest") -> dict[str, Any]:
+    """The resources under a node, newest first or most downloaded first, one page."""
+    page, per_page = max(page, 1), min(max(per_page, 1), 100)
+    order = ((Resource.download_count.desc(), Resource.created_at.desc(), Resource.id) if sort == "downloads"
+             else (Resource.created_at.desc(), Resource.id))
+    with svc.catalog.read() as session:
+        where = [visible_clause(actor, public_access=svc.settings.public_access),
+                 *_conditions(session, node.path)]
+        rows = session.scalars(select(Resource).where(*where).order_by(*order)
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+        items = [resource_view(session, r, with_derivatives=False) for r in rows]
+    return {"total": node.total, "page": page, "per_page": per_page, "items": items}
+
+
+def popular_resources(svc: Services, actor: Actor, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The most downloaded published resources the actor may see (bots not counted)."""
+    with svc.catalog.read() as session:
+        rows = session.scalars(
+            select(Resource).where(visible_clause(actor, public_access=svc.settings.public_access),
+                                   Resource.status == "published", Resource.download_count > 0)
+            .order_by(Resource.download_count.desc(), Resource.created_at.desc(), Resource.id)
+            .limit(limit)).all()
+        return [resource_view(session, r, with_derivatives=False) for r in rows]
