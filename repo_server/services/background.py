@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from repo_server.catalog.changes import last_seq
 from repo_server.ingest.extract.sandbox import ExtractionSandbox
 from repo_server.locks import FileLock
 
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 class BackgroundWork:
     def __init__(self, svc: Services, *, poll_s: float = 0.25, retry_s: float = 5.0,
-                 downloads_every_s: float = 60.0, extract: bool = True) -> None:
+                 downloads_every_s: float = 60.0, rescan_s: float = 300.0, extract: bool = True) -> None:
         self.svc = svc
+        self.rescan_s = rescan_s
         self.poll_s, self.retry_s, self.downloads_every_s = poll_s, retry_s, downloads_every_s
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._index_loop, name="repo-indexer", daemon=True)]
@@ -84,8 +86,17 @@ class BackgroundWork:
             writer.close()
 
     # -- the text extractor -----------------------------------------------------------------
+    def _last_seq(self) -> int:
+        with self.svc.catalog.read() as session:
+            return last_seq(session)
+
     def _extract_loop(self) -> None:
+        """Extract texts of new blobs. Looking for them is a join over every live resource, so
+        an idle loop only looks when the change log moved (an upload) or every `rescan_s`
+        (texts forgotten by `repo-server index retry-failed` in another process); between
+        those it reads the one-row change counter once a second."""
         lock, sandbox = None, None
+        seen_seq, scanned_at = -1, 0.0
         while not self._stop.is_set():
             try:
                 if lock is None:
@@ -95,7 +106,12 @@ class BackgroundWork:
                         continue
                     sandbox = ExtractionSandbox(task_timeout_s=self.svc.settings.extract_timeout,
                                                 soffice=self.svc.settings.soffice)
+                seq = self._last_seq()
+                if seq == seen_seq and time.monotonic() - scanned_at < self.rescan_s:
+                    self._sleep(1.0)  # nothing new: do not ask the catalog for pending texts
+                    continue
                 if extract_pending(self.svc, sandbox, limit=5) == 0:
+                    seen_seq, scanned_at = seq, time.monotonic()
                     self._sleep(1.0)
             except Exception:
                 log.exception("extractor: failed; retrying")

@@ -26,11 +26,12 @@ __all__ = ["pending_texts", "store_text", "extract_pending", "retry_failed"]
 def pending_texts(svc: Services, limit: int = 20) -> list[tuple[str, str, str]]:
     """(sha256, mime, a file name) of blobs used by live resources and not yet extracted."""
     with svc.catalog.read() as session:
+        # NOT EXISTS: one primary-key probe per resource, never a pass over the stored texts.
+        extracted = select(BlobText.sha256).where(BlobText.sha256 == Blob.sha256).exists()
         rows = session.execute(
             select(Blob.sha256, Blob.mime, Resource.filename)
             .join(Resource, Resource.blob_sha256 == Blob.sha256)
-            .outerjoin(BlobText, BlobText.sha256 == Blob.sha256)
-            .where(BlobText.sha256.is_(None), Resource.deleted_at.is_(None))
+            .where(~extracted, Resource.deleted_at.is_(None))
             .order_by(Resource.created_at).limit(limit * 4)).all()
     seen: dict[str, tuple[str, str, str]] = {}
     for sha256, mime, filename in rows:
