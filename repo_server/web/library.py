@@ -9,7 +9,6 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_login import login_required
 
 from repo_server.services import browse, favourites
-from repo_server.services import resources as resource_service
 
 from .auth import current_actor, safe_next
 
@@ -32,8 +31,8 @@ def _page() -> int:
 def home():
     """New and popular resources and the top of the catalog tree (ui.index renders this)."""
     svc, actor = _svc(), current_actor()
-    newest = resource_service.list_resources(svc, actor, page=1, per_page=10, status="published")
-    return render_template("index.html", tree=browse.home_tree(svc, actor), newest=newest,
+    return render_template("index.html", tree=browse.home_tree(svc, actor),
+                           newest=browse.newest_resources(svc, actor, limit=10),
                            popular=browse.popular_resources(svc, actor, limit=10))
 
 

@@ -157,3 +157,26 @@ def test_the_review_queue_lists_drafts_oldest_first(services, world, shelf, stag
     assert editable_resources(services, world.school_editor, status=None)["total"] == 9
     with pytest.raises(PermissionDenied):
         editable_resources(services, world.teacher)
+
+
+def test_the_home_tree_is_recounted_after_any_change(services, world, shelf, stage) -> None:
+    def count() -> int:
+        return sum(s["count"] for s in browse.home_tree(services, world.teacher))
+    before = count()
+    assert count() == before                          # the kept answer
+    ingest(services, world.school_editor, stage(b"%PDF-1.4 new"), "n.pdf", {"title": "新", "stage": "初中"})
+    assert count() == before + 1
+    bulk_update(services, world.school_editor, [shelf["plan"]], {"visibility": "private"})
+    assert count() == before                          # made private: gone for the teacher at once
+    assert sum(s["count"] for s in browse.home_tree(services, world.school_editor)) == before + 3
+
+
+def test_popular_lists_only_what_the_asker_may_see(services, world, shelf) -> None:
+    from repo_server.services.downloads import download_target, record_download
+    for rid in (shelf["private"], shelf["plan"], shelf["plan"]):
+        target = download_target(services, world.school_editor, rid)
+        record_download(services, world.school_editor, target, client="10.0.0.1", user_agent="Mozilla/5.0")
+        record_download(services, world.county_editor, target, client="10.0.0.2", user_agent="Mozilla/5.0")
+    assert [r["id"] for r in browse.popular_resources(services, world.teacher)] == [shelf["plan"]]
+    assert {r["id"] for r in browse.popular_resources(services, world.school_editor)} == {shelf["plan"],
+                                                                                         shelf["private"]}
