@@ -69,6 +69,9 @@ class Resource(Base):
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
         Index("ix_resources_listing", "deleted_at", "status", "created_at"),
         Index("ix_resources_popular", "download_count", "created_at"),  # home page: most downloaded
+        Index("ix_resources_lesson", "lesson", "subject_id", "grade_id"),  # a lesson's resources
+        Index("ix_resources_classification", "stage_id", "subject_id", "edition_id", "grade_id",
+              "volume_id", "created_at"),                                 # the catalog tree's counts
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

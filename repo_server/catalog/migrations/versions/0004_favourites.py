@@ -1,5 +1,5 @@
-"""Favourites: teachers keep resources for later (one row per user and resource); an index
-for the home page's most downloaded resources.
+"""Favourites: teachers keep resources for later (one row per user and resource); indexes
+for the pages: most downloaded, a lesson's resources, the catalog tree.
 
 Revision ID: 0004
 Revises: 0003
@@ -29,11 +29,16 @@ def upgrade() -> None:
         batch_op.create_index('ix_favourites_user_created', ['user_id', 'created_at'], unique=False)
     with op.batch_alter_table('resources', schema=None) as batch_op:
         batch_op.create_index('ix_resources_popular', ['download_count', 'created_at'], unique=False)
+        batch_op.create_index('ix_resources_lesson', ['lesson', 'subject_id', 'grade_id'], unique=False)
+        batch_op.create_index('ix_resources_classification', ['stage_id', 'subject_id', 'edition_id',
+                                                              'grade_id', 'volume_id', 'created_at'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('resources', schema=None) as batch_op:
+        batch_op.drop_index('ix_resources_classification')
+        batch_op.drop_index('ix_resources_lesson')
         batch_op.drop_index('ix_resources_popular')
     with op.batch_alter_table('favourites', schema=None) as batch_op:
         batch_op.drop_index('ix_favourites_user_created')
