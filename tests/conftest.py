@@ -33,7 +33,7 @@ from repo_server.config import Settings
 from repo_server.services import Actor, Services
 from repo_server.services import accounts
 from repo_server.services.maintenance import initialise
-from tests.support import S3Server, free_port
+from tests.support import S3Server, free_port, start_server, stop_server
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 PG_URL = os.environ.get("REPO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -251,44 +251,17 @@ def live_server(services: Services, tmp_path: Path, request) -> Iterator[LiveSer
 
     Extra REPO_* variables can be given with @pytest.mark.server_env(REPO_X="…").
     """
-    import subprocess
-    import sys
-    import time
-
-    import requests
-
-    port = free_port()
     marker = request.node.get_closest_marker("server_env")
-    env = {**os.environ, "REPO_DATA_DIR": str(services.settings.data_dir),
+    env = {"REPO_DATA_DIR": str(services.settings.data_dir),
            "REPO_DATABASE_URL": services.settings.database_url, "REPO_SECRET_KEY": "test-secret",
            "REPO_WORKERS": "1", "REPO_THREADS": "4", "REPO_LOG_LEVEL": "warning",
            "REPO_EMBEDDED_WORKER": "false",   # media jobs only where a test asks for them
            **(marker.kwargs if marker else {})}
     log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "repo_server.cli", "serve", "--host",
-                                    "127.0.0.1", "--port", str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:  # refused, or accepted by a worker still booting
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"repo-server serve did not start:\n{log.read_text()}", pytrace=False)
-        time.sleep(0.1)
+    process, url, port = start_server(env, log)
     yield LiveServer(url=url, host="127.0.0.1", port=port, log=log, pid=process.pid)
     print(f"--- {log} (last 5,000 characters) ---\n{log.read_text()[-5000:]}")  # shown on failure
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_server(process)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -12,7 +16,7 @@ from urllib.parse import unquote
 import urllib3
 from minio import Minio
 
-__all__ = ["filename_star", "upload_form", "free_port", "S3Server", "REGION"]
+__all__ = ["filename_star", "upload_form", "free_port", "start_server", "stop_server", "S3Server", "REGION"]
 
 REGION = "us-east-1"
 
@@ -36,6 +40,41 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def start_server(env: dict[str, str], log: Path, *, timeout: float = 20) -> tuple[subprocess.Popen, str, int]:
+    """`repo-server serve` on a free loopback port with `env` (added to this process's),
+    output appended to `log`; returns once /healthz answers, or fails the test with the log."""
+    import pytest
+    import requests
+
+    port = free_port()
+    with open(log, "ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "repo_server.cli", "serve", "--host", "127.0.0.1",
+                                    "--port", str(port)], env={**os.environ, **env}, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return process, url, port
+        except requests.RequestException:  # refused, or accepted by a worker still booting
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"repo-server serve did not start:\n{log.read_text()}", pytrace=False)
+        time.sleep(0.1)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's graceful stop), SIGKILL after 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass(frozen=True)

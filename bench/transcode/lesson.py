@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from _servers import _children
 from pipeline import Library, ingest_file, job_argvs, source_info, timeout_for
 from repo_server.catalog.models import Derivative, MediaJob
 from repo_server.tasks import MediaQueue
@@ -51,20 +52,6 @@ def _cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return sum(int(v) for v in fields[11:15]) / _HZ
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    kids.append(int(entry))
-        except (OSError, ValueError, IndexError):
-            continue
-    return kids
 
 
 def _step(pid: int) -> str:

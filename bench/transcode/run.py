@@ -29,7 +29,8 @@ BENCH_DIR = HERE.parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(HERE))
 
-from _common import REPO_ROOT, check_workdir, code_version, find_repo_server, save_results  # noqa: E402
+from _common import (REPO_ROOT, _first_line, check_workdir, code_version, find_repo_server,  # noqa: E402
+                     save_results)
 from report import write_section  # noqa: E402  (bench/report.py)
 from transcode_report import render  # noqa: E402
 
@@ -69,15 +70,6 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="measure nothing: rewrite the transcode section from a saved result")
     return parser.parse_args(argv)
-
-
-def _first_line(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
-    text = (done.stdout or done.stderr).strip()
-    return text.splitlines()[0] if text else "?"
 
 
 def _machine(workdir_info: dict) -> dict:

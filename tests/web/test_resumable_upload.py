@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import requests
 
 from repo_server.services.consistency import check_consistency
 from repo_server.services.upload_sessions import sweep_expired, uploads_dir
-from tests.support import free_port
+from tests.support import start_server, stop_server
 
 OCTETS = "application/offset+octet-stream"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 400 + b"\n%%EOF\n"   # ~100 KB, a PDF to libmagic
@@ -367,36 +366,12 @@ def test_a_stalled_patch_lets_go_of_the_upload(live_server, world) -> None:
 
 
 def _serve(settings, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "REPO_DATA_DIR": str(settings.data_dir),
-           "REPO_DATABASE_URL": settings.database_url, "REPO_SECRET_KEY": "test-secret",
-           "REPO_WORKERS": "2", "REPO_THREADS": "2", "REPO_LOG_LEVEL": "warning",
-           "REPO_EMBEDDED_WORKER": "false", "REPO_BACKGROUND_WORK": "false"}
-    with open(log, "ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "repo_server.cli", "serve", "--host",
-                                    "127.0.0.1", "--port", str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the server did not start:\n{log.read_text()}", pytrace=False)
-        time.sleep(0.1)
+    process, url, _ = start_server({
+        "REPO_DATA_DIR": str(settings.data_dir), "REPO_DATABASE_URL": settings.database_url,
+        "REPO_SECRET_KEY": "test-secret", "REPO_WORKERS": "2", "REPO_THREADS": "2", "REPO_LOG_LEVEL": "warning",
+        "REPO_EMBEDDED_WORKER": "false", "REPO_BACKGROUND_WORK": "false"}, log)
+    return process, url
 
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_an_upload_survives_a_server_restart(services, world, tmp_path) -> None:
@@ -413,7 +388,7 @@ def test_an_upload_survives_a_server_restart(services, world, tmp_path) -> None:
         uploader.upload(stop_at=1_536 * 1024)   # three chunks, spread over both workers
         url = uploader.url
     finally:
-        _stop(process)
+        stop_server(process)
     process, base = _serve(services.settings, tmp_path / "server.log")
     try:
         tus_headers = {**headers, "Tus-Resumable": "1.0.0"}
@@ -428,5 +403,5 @@ def test_an_upload_survives_a_server_restart(services, world, tmp_path) -> None:
         assert state["resource"]["sha256"] == hashlib.sha256(payload).hexdigest()
         assert state["resource"]["subject"]["name"] == "物理"
     finally:
-        _stop(process)
+        stop_server(process)
     assert check_consistency(services).ok
