@@ -14,9 +14,7 @@ on every home page).
 
 from __future__ import annotations
 
-import copy
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -28,6 +26,7 @@ from repo_server.errors import NotFound
 
 from .actor import Actor
 from .context import Services
+from .memo import remembered
 from .permissions import access_filter, can_view, visible_clause
 from .views import resource_view
 
@@ -37,6 +36,7 @@ __all__ = ["LEVELS", "TreeNode", "catalog_node", "home_tree", "resources_under",
 _POPULAR_CANDIDATES = 300   # most downloaded items looked at before the asker's own full query
 _POPULAR_BATCH = 40
 _TREE_CACHE_SIZE = 256      # askers' views of the tree kept (a teacher's view is their school's)
+_NODE_CACHE_SIZE = 1024     # (asker's view, node) answers kept: a few KB each
 LEVELS = ("stage", "subject", "edition", "grade", "volume", "chapter", "lesson")
 _VOCAB_LEVELS = {"stage", "subject", "edition", "grade", "volume"}
 _COLUMN = {"stage": Resource.stage_id, "subject": Resource.subject_id, "edition": Resource.edition_id,
@@ -110,9 +110,23 @@ def _children(session, level: str, where: list) -> list[dict[str, Any]]:
     return sorted(({"value": v, "count": c} for v, c in rows), key=lambda c: _natural(c["value"]))
 
 
+def _asker(svc: Services, session, actor: Actor) -> tuple:
+    """What keeps a counted answer valid: what the asker may see, and the catalog's state."""
+    return access_filter(actor, public_access=svc.settings.public_access), last_seq(session)
+
+
 def catalog_node(svc: Services, actor: Actor, params: Mapping[str, str]) -> TreeNode:
-    """The node named by `params` (stage=…&subject=…), its children and its total."""
+    """The node named by `params` (stage=…&subject=…), its children and its total.
+
+    Counting a big node (初中 › 数学 holds a tenth of a library) reads every visible row
+    under it, so the answer is kept per (asker's view, catalog sequence, node) (see memo)."""
     path = _parse_path(params)
+    with svc.catalog.read() as session:
+        key = (*_asker(svc, session, actor), tuple(path))
+    return remembered(svc, "catalog_node", key, lambda: _count_node(svc, actor, path), size=_NODE_CACHE_SIZE)
+
+
+def _count_node(svc: Services, actor: Actor, path: list[tuple[str, str]]) -> TreeNode:
     level = LEVELS[len(path)] if len(path) < len(LEVELS) else None
     with svc.catalog.read() as session:
         where = [visible_clause(actor, public_access=svc.settings.public_access), *_conditions(session, path)]
@@ -127,20 +141,11 @@ def home_tree(svc: Services, actor: Actor) -> list[dict[str, Any]]:
     """The top two levels at once: [{value: 学段, count, subjects: [{value, count}]}].
 
     Counting every visible resource takes a few hundred milliseconds at 100k items, so the
-    answer is kept per (what the asker may see, catalog sequence): any change to the catalog
-    moves the sequence and the next visit counts afresh; reading the sequence is one row.
+    answer is kept per (asker's view, catalog sequence) (see memo).
     """
     with svc.catalog.read() as session:
-        key = (access_filter(actor, public_access=svc.settings.public_access), last_seq(session))
-    cache = svc.cache.setdefault("home_tree", OrderedDict())
-    if key in cache:
-        cache.move_to_end(key)
-        return copy.deepcopy(cache[key])
-    tree = _count_tree(svc, actor)
-    cache[key] = copy.deepcopy(tree)
-    while len(cache) > _TREE_CACHE_SIZE:
-        cache.popitem(last=False)
-    return tree
+        key = _asker(svc, session, actor)
+    return remembered(svc, "home_tree", key, lambda: _count_tree(svc, actor), size=_TREE_CACHE_SIZE)
 
 
 def _count_tree(svc: Services, actor: Actor) -> list[dict[str, Any]]:
@@ -171,17 +176,33 @@ def _count_tree(svc: Services, actor: Actor) -> list[dict[str, Any]]:
 
 def resources_under(svc: Services, actor: Actor, node: TreeNode, *, page: int = 1, per_page: int = 20,
                     sort: str = "newest") -> dict[str, Any]:
-    """The resources under a node, newest first or most downloaded first, one page."""
+    """The resources under a node, newest first or most downloaded first, one page.
+
+    Newest first, the page's ids are kept like the counts (sorting a big node's rows by
+    date costs as much as counting them); the rows themselves are read fresh, so download
+    counts are current. Most downloaded first changes with every download: never kept."""
     page, per_page = max(page, 1), min(max(per_page, 1), 100)
+    if sort == "downloads":
+        ids = _page_ids(svc, actor, node.path, sort, page, per_page)
+    else:
+        with svc.catalog.read() as session:
+            key = (*_asker(svc, session, actor), tuple(node.path), page, per_page)
+        ids = remembered(svc, "catalog_page", key,
+                         lambda: _page_ids(svc, actor, node.path, sort, page, per_page), size=_NODE_CACHE_SIZE)
+    with svc.catalog.read() as session:
+        rows = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))} if ids else {}
+        items = [resource_view(session, rows[i], with_derivatives=False) for i in ids if i in rows]
+    return {"total": node.total, "page": page, "per_page": per_page, "items": items}
+
+
+def _page_ids(svc: Services, actor: Actor, path: list[tuple[str, str]], sort: str, page: int,
+              per_page: int) -> list[str]:
     order = ((Resource.download_count.desc(), Resource.created_at.desc(), Resource.id) if sort == "downloads"
              else (Resource.created_at.desc(), Resource.id))
     with svc.catalog.read() as session:
-        where = [visible_clause(actor, public_access=svc.settings.public_access),
-                 *_conditions(session, node.path)]
-        rows = session.scalars(select(Resource).where(*where).order_by(*order)
-                               .offset((page - 1) * per_page).limit(per_page)).all()
-        items = [resource_view(session, r, with_derivatives=False) for r in rows]
-    return {"total": node.total, "page": page, "per_page": per_page, "items": items}
+        where = [visible_clause(actor, public_access=svc.settings.public_access), *_conditions(session, path)]
+        return list(session.scalars(select(Resource.id).where(*where).order_by(*order)
+                                    .offset((page - 1) * per_page).limit(per_page)))
 
 
 def popular_resources(svc: Services, actor: Actor, *, limit: int = 10) -> list[dict[str, Any]]:

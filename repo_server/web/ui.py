@@ -76,7 +76,7 @@ def resource(resource_id: str):
     chosen = next((d for d in renditions if d["profile"] == f"video-{request.args.get('q')}"),
                   renditions[0] if renditions else None)
     svc, actor = _svc(), current_actor()
-    lesson = lessons.lesson_of(svc, actor, resource_id)
+    lesson = lessons.lesson_of(svc, actor, resource_id, limit=lessons.SHOWN_ON_PAGE)
     return render_template("resource.html", r=view, made=made, renditions=renditions, chosen=chosen,
                            browser_plays=view["mime"] in _BROWSER_PLAYS, lesson=lesson,
                            favourite=favourites.is_favourite(svc, actor, resource_id),

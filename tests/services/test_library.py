@@ -102,6 +102,9 @@ def test_a_lesson_holds_the_visible_files_of_the_same_lesson_and_volume(services
     assert lesson.name == "人教版 八年级 上册 第1课 三角形的边"
     assert {m["id"] for m in lesson.members} == {shelf["plan"], shelf["slides"]}
     assert [f.resource_id for f in lesson.files] == [m["id"] for m in lesson.members]
+    assert lesson.total == 2 and lesson.path == {**MATH8, "lesson": "第1课 三角形的边"}
+    first = lessons.lesson_of(services, world.school_editor, shelf["slides"], limit=1)
+    assert len(first.members) == len(first.files) == 1 and first.total == 3    # the private one is theirs
     mine = lessons.lesson_of(services, world.school_editor, shelf["slides"])
     assert {m["id"] for m in mine.members} == {shelf["plan"], shelf["slides"], shelf["private"]}
     assert lessons.lesson_of(services, world.teacher, shelf["county"]) is None   # no 课
@@ -169,6 +172,31 @@ def test_the_home_tree_is_recounted_after_any_change(services, world, shelf, sta
     bulk_update(services, world.school_editor, [shelf["plan"]], {"visibility": "private"})
     assert count() == before                          # made private: gone for the teacher at once
     assert sum(s["count"] for s in browse.home_tree(services, world.school_editor)) == before + 3
+
+
+def test_a_node_and_its_listing_are_recounted_after_any_change(services, world, shelf, stage) -> None:
+    from repo_server.services.downloads import download_target, record_download
+    from repo_server.services.resources import delete_resource
+
+    def look() -> tuple[int, list, list[str], dict[str, int]]:
+        node = browse.catalog_node(services, world.teacher, MATH8)
+        listing = browse.resources_under(services, world.teacher, node)["items"]
+        return node.total, node.children, [r["id"] for r in listing], {r["id"]: r["download_count"] for r in listing}
+    total, children, ids, _ = look()
+    assert look()[:3] == (total, children, ids)       # the kept answer
+    added = ingest(services, world.school_editor, stage(b"%PDF-1.4 new lesson"), "n.pdf",
+                   {"title": "新课", **MATH8, "lesson": "第3课 新"})["id"]
+    total2, children2, ids2, _ = look()
+    assert total2 == total + 1 and ids2[0] == added    # newest first, at once
+    assert {"value": "第3课 新", "count": 1} in children2
+    bulk_update(services, world.school_editor, [shelf["plan"]], {"visibility": "private"})
+    assert shelf["plan"] not in look()[2] and look()[0] == total
+    delete_resource(services, world.school_editor, added)
+    after = [dict(c, count=c["count"] - (c["value"] == "第1课 三角形的边")) for c in children]
+    assert look()[:3] == (total - 1, after, [i for i in ids if i != shelf["plan"]])
+    target = download_target(services, world.teacher, shelf["slides"])
+    record_download(services, world.teacher, target, client="10.0.0.1", user_agent="Mozilla/5.0")
+    assert look()[3][shelf["slides"]] == 1             # counts are read fresh, not kept
 
 
 def test_popular_lists_only_what_the_asker_may_see(services, world, shelf) -> None:

@@ -4,6 +4,7 @@ the edit form, the review queue and bulk edit (form and API)."""
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
 import time
@@ -79,6 +80,20 @@ def test_the_resource_page_lists_its_lesson_and_offers_the_zip(client, world, le
     assert "勾股定理 图片" in section and "勾股定理 教案（二）" in section and "校本练习" not in section
     assert f'href="/r/{lesson["plan"]}/lesson.zip"' in page and "下载整课（3 个文件）" in page
     assert "编辑" not in page.split('class="downloads"')[1].split("</div>")[0]   # teachers do not edit
+
+
+def test_a_big_lesson_lists_a_few_files_and_links_to_the_rest(client, world, lesson, monkeypatch) -> None:
+    from repo_server.services import lessons
+    monkeypatch.setattr(lessons, "SHOWN_ON_PAGE", 1)
+    login(client, world, "teacher")
+    page = client.get(f"/r/{lesson['plan']}").get_data(as_text=True)
+    assert "下载整课（3 个文件）" in page                  # the zip still takes them all
+    section = page.split('id="lesson-h"')[1].split("</section>")[0]
+    listed = section.count('<li>')
+    assert listed <= 1 and f"另有 {2 - listed} 个资源" in section
+    link = re.search(r'<a href="(/browse\?[^"]+)">查看整课</a>', section).group(1)
+    node = client.get(html.unescape(link)).get_data(as_text=True)
+    assert "勾股定理 图片" in node and "勾股定理 教案（二）" in node and "校本练习" not in node
 
 
 def test_the_lesson_zip_holds_exactly_the_visible_files(client, services, world, lesson, corpus) -> None:
