@@ -15,10 +15,10 @@ SearchDocuments and feeds them in change-log order.
 from .analysis import Analyzer
 from .highlight import Highlighter
 from .index import IndexWriter, SearchIndex
-from .parse import MAX_QUERY_CHARS, Synonyms, build_text_query, clean_query
+from .parse import MAX_QUERY_CHARS, Synonyms, build_text_query, clean_query, fold
 from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
 from .schema import FACET_FIELDS, SORTS, SearchDocument
 
 __all__ = ["Analyzer", "Highlighter", "IndexWriter", "SearchIndex", "MAX_QUERY_CHARS", "Synonyms",
-           "build_text_query", "clean_query", "AccessFilter", "Hit", "SearchRequest", "SearchResult",
+           "build_text_query", "clean_query", "fold", "AccessFilter", "Hit", "SearchRequest", "SearchResult",
            "TextQuery", "FACET_FIELDS", "SORTS", "SearchDocument"]

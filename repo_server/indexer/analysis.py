@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Analyzer", "STOPWORDS", "is_cjk_word", "is_ascii_word"]
+__all__ = ["Analyzer", "STOPWORDS", "is_cjk_word", "is_ascii_word", "is_ordinal"]
 
 _WORDS_FILE = Path(__file__).parent / "data" / "edu_words.txt"
 _MAX_PINYIN_RUN = 4
@@ -70,6 +70,11 @@ def is_cjk_word(token: str) -> bool:
 
 def is_ascii_word(token: str) -> bool:
     return token.isascii() and token.isalpha()
+
+
+def is_ordinal(token: str) -> bool:
+    """第3课, 第1册: indexed whole wherever the text has it (in digits or in Chinese numerals)."""
+    return _ORDINAL_DIGITS.fullmatch(token) is not None
 
 
 class Analyzer:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 __all__ = ["SearchDocument", "TEXT_FIELDS", "TEXT_BOOSTS", "PINYIN_FIELD", "PINYIN_BOOST",
            "SOUNDS_FIELD", "FACET_FIELDS", "ACCESS_FIELDS", "AUDIENCE_FIELD", "SORTS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2   # 2: the audience field
+SCHEMA_VERSION = 3   # 2: the audience field; 3: synonyms folded into one canonical term
 
 # Full-text fields and how much a match in each counts (title first, body text last).
 TEXT_BOOSTS = {"title": 5.0, "labels": 2.0, "tags": 2.0, "description": 1.5, "body": 1.0}

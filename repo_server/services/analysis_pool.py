@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from repo_server.indexer import Analyzer, SearchDocument
 
@@ -21,33 +21,39 @@ from .search_tools import shared_analyzer
 __all__ = ["AnalysisPool"]
 
 _worker_analyzer: Analyzer | None = None
+_worker_folding: Mapping[str, str] = {}
 
 
-def _start_worker(words: list[str]) -> None:
-    global _worker_analyzer
-    _worker_analyzer = Analyzer(words)
+def _start_worker(words: list[str], folding: dict[str, str]) -> None:
+    global _worker_analyzer, _worker_folding
+    _worker_analyzer, _worker_folding = Analyzer(words), folding
 
 
 def _analyze_batch(batch: list[RawDocument]) -> list[SearchDocument]:
     assert _worker_analyzer is not None
-    return [analyze(raw, _worker_analyzer) for raw in batch]
+    return [analyze(raw, _worker_analyzer, _worker_folding) for raw in batch]
 
 
 class AnalysisPool:
-    def __init__(self, words: list[str], *, workers: int = 1, in_flight: int | None = None) -> None:
+    """`words`: the vocabulary's names for the workers' dictionaries; `folding`: synonym form
+    → canonical form (indexer.parse.Synonyms.folding)."""
+
+    def __init__(self, words: list[str], folding: Mapping[str, str], *, workers: int = 1,
+                 in_flight: int | None = None) -> None:
         self.workers = max(workers, 1)
         self.in_flight = in_flight or self.workers * 2
+        self.folding = dict(folding)
         self._executor = None
         if self.workers > 1:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
-                                                 initializer=_start_worker, initargs=(words,))
+                                                 initializer=_start_worker, initargs=(words, self.folding))
 
     def analyze(self, batches: Iterable[list[RawDocument]]) -> Iterator[list[SearchDocument]]:
         """Analysed batches, in the order given."""
         if self._executor is None:
             analyzer = shared_analyzer()
             for batch in batches:
-                yield [analyze(raw, analyzer) for raw in batch]
+                yield [analyze(raw, analyzer, self.folding) for raw in batch]
             return
         pending: deque[Future] = deque()
         for batch in batches:

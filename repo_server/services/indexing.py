@@ -42,8 +42,7 @@ def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[lis
     # (services/vocabularies.py), and those documents must carry the new names. A few hundred
     # rows per batch.
     raws, deletes = raw_documents(session, ids, VocabIndex.load(session))
-    analyzer = tools.analyzer
-    return [analyze(raw, analyzer) for raw in raws], deletes
+    return [analyze(raw, tools.analyzer, tools.synonyms.folding) for raw in raws], deletes
 
 
 def catch_up(svc: Services, writer: IndexWriter, *, batch: int = BATCH,
@@ -106,7 +105,7 @@ def rebuild(svc: Services, *, progress: Callable[[int, int], None] | None = None
         workers = min(os.cpu_count() or 1, 4) if total > 5_000 else 1
     try:
         done = 0
-        with AnalysisPool(words, workers=workers) as pool:
+        with AnalysisPool(words, tools.synonyms.folding, workers=workers) as pool:
             for documents in pool.analyze(_raw_batches(svc)):
                 writer.apply(documents, [], seq=None, commit=False)
                 done += len(documents)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from repo_server.catalog.models import BlobText, Organisation, Resource, ResourceTag
 from repo_server.catalog.vocab import VocabIndex
-from repo_server.indexer import Analyzer, SearchDocument
+from repo_server.indexer import Analyzer, SearchDocument, fold
 from repo_server.ingest.formats import FAMILY_LABELS
 
 from .fields import VOCAB_FIELDS
@@ -25,8 +25,11 @@ from .fields import VOCAB_FIELDS
 __all__ = ["RawDocument", "raw_documents", "analyze"]
 
 
-def _tokens(analyzer: Analyzer, *texts: str) -> str:
-    return " ".join(chain.from_iterable(analyzer.index_tokens(text) for text in texts if text))
+def _tokens(analyzer: Analyzer, folding: Mapping[str, str], *texts: str, once: bool = False) -> str:
+    """Index tokens of `texts`, synonyms folded (see indexer.parse.Synonyms); `once` keeps the
+    first of repeated tokens (a term's name and its aliases all fold into one)."""
+    tokens = fold(chain.from_iterable(analyzer.index_tokens(text) for text in texts if text), folding)
+    return " ".join(dict.fromkeys(tokens) if once else tokens)
 
 
 @dataclass(frozen=True)
@@ -97,12 +100,14 @@ def _raw_document(row: Row, tags: Iterable[str], vocab: VocabIndex) -> RawDocume
         created=int(row.created_at.timestamp()), downloads=row.download_count)
 
 
-def analyze(raw: RawDocument, analyzer: Analyzer) -> SearchDocument:
-    """Segment the text of a RawDocument: the CPU-heavy half of indexing."""
+def analyze(raw: RawDocument, analyzer: Analyzer, folding: Mapping[str, str]) -> SearchDocument:
+    """Segment the text of a RawDocument (the CPU-heavy half of indexing), folding every form
+    of a synonym group into its canonical form (`Synonyms.folding`)."""
     pinyin, sounds = analyzer.pinyin_tokens(raw.title)
     return SearchDocument(
-        id=raw.id, title=_tokens(analyzer, raw.title), labels=_tokens(analyzer, *raw.labels),
-        tags=_tokens(analyzer, *raw.tags), description=_tokens(analyzer, raw.description),
-        body=_tokens(analyzer, raw.body), pinyin=" ".join(pinyin), sounds=" ".join(sounds),
+        id=raw.id, title=_tokens(analyzer, folding, raw.title),
+        labels=_tokens(analyzer, folding, *raw.labels, once=True),
+        tags=_tokens(analyzer, folding, *raw.tags), description=_tokens(analyzer, folding, raw.description),
+        body=_tokens(analyzer, folding, raw.body), pinyin=" ".join(pinyin), sounds=" ".join(sounds),
         facets=raw.facets, visibility=raw.visibility, status=raw.status, org_id=raw.org_id,
         owner_id=raw.owner_id, org_path=raw.org_path, created=raw.created, downloads=raw.downloads)

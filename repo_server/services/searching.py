@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, select
 
 from repo_server.catalog.models import Blob, BlobText, Organisation, Resource, ResourceTag, VocabTerm
 from repo_server.errors import InvalidInput, UnknownTerm
-from repo_server.indexer import (FACET_FIELDS, MAX_QUERY_CHARS, SORTS, SearchRequest,
+from repo_server.indexer import (FACET_FIELDS, MAX_QUERY_CHARS, SORTS, SearchRequest, TextQuery,
                                  build_text_query, clean_query)
 from repo_server.ingest.formats import FAMILY_LABELS
 
@@ -151,7 +151,7 @@ def _did_you_mean(tools: SearchTools, index, q: str) -> str | None:
             if lookups >= _MAX_LOOKUPS:
                 break
             piece = run[start:start + size]
-            if piece not in corrected or index.doc_freq(piece) > 0:
+            if piece not in corrected or index.doc_freq(tools.synonyms.canonical(piece)) > 0:
                 continue
             lookups += 1
             candidates = index.terms_with_prefix("sounds", tools.analyzer.spell(piece) + ":", 3)
@@ -160,6 +160,14 @@ def _did_you_mean(tools: SearchTools, index, q: str) -> str | None:
                 corrected = corrected.replace(piece, better)
                 break
     return corrected if corrected != text else None
+
+
+def _highlighted(tools: SearchTools, text: TextQuery | None) -> set[str]:
+    """The words to mark in snippets: the query's tokens and every form of their synonym
+    groups (the index folds 初二 into 八年级, but the snippet shows the text as written)."""
+    tokens = set(text.tokens) if text else set()
+    tokens |= {form for t in tokens for form in tools.synonyms.of(t)}
+    return {t for t in tokens if not t.isascii() or len(t) > 1}
 
 
 _TERM_COLUMNS = tuple((name, f"{name}_id") for name in VOCAB_FIELDS)
@@ -287,7 +295,7 @@ def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
             strict_total = 0 if answer["relaxed"] else result.total
             if index.search(check).total > strict_total:  # never suggest what the asker cannot see
                 answer["did_you_mean"] = suggestion
-    tokens = {t for t in (text.tokens if text else set()) if not t.isascii() or len(t) > 1}
+    tokens = _highlighted(tools, text)
     with svc.catalog.read() as session:
         answer.update(total=result.total, facets=_facet_labels(session, tools, facets),
                       hits=_hits(session, svc, tools, actor, [h.id for h in result.hits], tokens))

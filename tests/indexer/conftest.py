@@ -10,7 +10,7 @@ import pytest
 import tantivy
 
 from repo_server.indexer import (AccessFilter, Analyzer, SearchDocument, SearchIndex, SearchRequest,
-                                 Synonyms, build_text_query)
+                                 Synonyms, build_text_query, fold)
 from repo_server.indexer import tantivy_engine
 from repo_server.indexer.engine import ENGINES
 from repo_server.services.search_tools import shared_analyzer
@@ -51,13 +51,13 @@ def index(request, tmp_path: Path) -> Iterator[SearchIndex]:
 
 
 @pytest.fixture
-def doc(analyzer: Analyzer) -> Callable[..., SearchDocument]:
-    """A SearchDocument from plain text, segmented the way services.indexing does it."""
+def doc(analyzer: Analyzer, synonyms: Synonyms) -> Callable[..., SearchDocument]:
+    """A SearchDocument from plain text, segmented and folded the way services.indexing does it."""
     def make(id: str, title: str, *, body: str = "", description: str = "", tags: str = "",
              labels: str = "", facets: dict | None = None, visibility: str = "public",
              status: str = "published", org_id: str = "", owner_id: str = "",
              org_path: tuple[str, ...] = (), created: int = 0, downloads: int = 0) -> SearchDocument:
-        seg = lambda text: " ".join(analyzer.index_tokens(text))  # noqa: E731
+        seg = lambda text: " ".join(fold(analyzer.index_tokens(text), synonyms.folding))  # noqa: E731
         pinyin, sounds = analyzer.pinyin_tokens(title)
         return SearchDocument(id=id, title=seg(title), body=seg(body), description=seg(description),
                               tags=seg(tags), labels=seg(labels), pinyin=" ".join(pinyin),

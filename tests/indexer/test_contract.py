@@ -52,6 +52,17 @@ def test_text_matching(library, find, query, expected) -> None:
     assert set(find(query)) == expected
 
 
+def test_a_document_indexed_before_its_alias_existed_is_still_found(library, analyzer, find) -> None:
+    """Folding happens when a document is indexed; one indexed before an administrator added
+    an alias holds the alias unfolded, and the query still asks for the word as typed."""
+    from repo_server.indexer import SearchDocument
+    writer = library.try_writer()
+    writer.apply([SearchDocument(id="old", title=" ".join(analyzer.index_tokens("部编本 语文 复习")))], [])
+    writer.close()
+    assert set(find("部编本")) == {"old", "proof"}      # proof: 部编版, folded into 统编版
+    assert set(find("统编版")) == {"proof"}             # the unfolded old form is not its name
+
+
 def test_title_matches_rank_above_body_matches(library, doc, find) -> None:
     writer = library.try_writer()
     writer.apply([doc("bodyonly", "几何复习", body="勾股定理 练习")], [])

@@ -226,3 +226,12 @@ def test_hits_the_catalog_no_longer_shows_are_left_out(services, world, library)
     answer = found(services, world.other_teacher, q="勾股定理")  # not re-indexed yet
     assert library["pyth"] not in ids_of(answer) and library["proof"] in ids_of(answer)
     assert library["pyth"] in ids_of(found(services, world.school_editor, q="勾股定理"))
+
+
+def test_snippets_mark_the_synonym_the_text_uses(services, world, library) -> None:
+    """The index folds 部编版 into 统编版; the snippet still shows and marks the text as written."""
+    answer = found(services, world.teacher, q="统编版")
+    (hit,) = [h for h in answer["hits"] if h["id"] == library["proof"]]
+    assert "<mark>部编版</mark>" in hit["snippet"]
+    assert answer["did_you_mean"] is None
+    assert found(services, world.teacher, q="部编版")["did_you_mean"] is None   # an alias is no typo
