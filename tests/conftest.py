@@ -31,7 +31,7 @@ from repo_server.catalog.models import Base, User
 from repo_server.catalog.vocab import seed_vocabularies
 from repo_server.config import Settings
 from repo_server.services import Actor, Services
-from repo_server.services import accounts
+from repo_server.services import accounts, api_tokens
 from repo_server.services.maintenance import initialise
 from tests.support import S3Server, free_port, start_server, stop_server
 
@@ -169,7 +169,7 @@ def world(services: Services, password_hashes) -> World:
     actors, tokens, passwords = {}, {}, {}
     for username, (role, org) in _PEOPLE.items():
         actors[username] = accounts.add_user(services, username, role, org=org)
-        tokens[username] = accounts.create_token(services, username, "tests")
+        tokens[username] = api_tokens.create_token(services, username, "tests")
     with services.catalog.write() as session:
         for user in session.scalars(select(User)):
             passwords[user.username], user.password_hash = password_hashes[user.username]

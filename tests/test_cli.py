@@ -69,6 +69,12 @@ def test_people_and_tokens(data_dir: Path) -> None:
     token = run(data_dir, "token", "create", "zhang", "--name", "script").stdout.strip()
     assert token.startswith("rs_")
     assert run(data_dir, "token", "create", "nobody").returncode == 1
+    listed = run(data_dir, "token", "list", "zhang").stdout
+    assert token[:10] in listed and token not in listed and "script" in listed and "never" in listed
+    token_id = listed.split("\t")[0]
+    assert run(data_dir, "token", "revoke", token_id).returncode == 0
+    assert "revoked" in run(data_dir, "token", "list").stdout
+    assert run(data_dir, "token", "revoke", "99999").returncode == 1
     mirror = run(data_dir, "user", "add", "county-mirror", "--role", "teacher", "--no-password")
     assert mirror.returncode == 0
     assert run(data_dir, "user", "passwd", "zhang", stdin="another-password\n").returncode == 0

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from repo_server.services import accounts
+from repo_server.services import accounts, api_tokens
+from repo_server.services.actor import OPERATOR
 
 from .base import cli, handles_errors, open_services
 
@@ -89,4 +90,23 @@ def token() -> None:
 @handles_errors
 def token_create(username: str, name: str) -> None:
     """Print a new API token for USERNAME (shown once; only its hash is kept)."""
-    click.echo(accounts.create_token(open_services(), username, name))
+    click.echo(api_tokens.create_token(open_services(), username, name))
+
+
+@token.command("list")
+@click.argument("username", required=False)
+@handles_errors
+def token_list(username: str | None) -> None:
+    """List the tokens of USERNAME, or everyone's: id, user, name, first characters, last use."""
+    for row in api_tokens.list_tokens(open_services(), OPERATOR, everyone=True, username=username):
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else f"last used {row['last_used_at'] or 'never'}"
+        click.echo(f"{row['id']}\t{row['username']}\t{row['prefix']}…\t{row['name']}\t{state}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@handles_errors
+def token_revoke(token_id: int) -> None:
+    """Revoke the token with this id (see `token list`); it stops working at once."""
+    api_tokens.revoke_token(open_services(), OPERATOR, token_id)
+    click.echo(f"revoked token {token_id}")

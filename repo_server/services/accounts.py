@@ -1,24 +1,20 @@
-"""Organisations, users, passwords and API tokens.
+"""Organisations, users and passwords (API tokens: api_tokens.py).
 
 Organisations are named by id, by their path of names ("某市/某县/某小学") or by a name that
-is unique. Passwords are hashed with werkzeug's scrypt; tokens are random, shown once, and
-stored only as sha256.
+is unique. Passwords are hashed with werkzeug's scrypt.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-import secrets
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from repo_server.catalog.base import utcnow
-from repo_server.catalog.models import ORG_KINDS, ROLES, ApiToken, Organisation, User
+from repo_server.catalog.models import ORG_KINDS, ROLES, Organisation, User
 from repo_server.catalog.people import placement_error
 from repo_server.errors import InvalidInput, NotFound
 
@@ -26,11 +22,9 @@ from .actor import Actor
 from .context import Services
 
 __all__ = ["add_org", "find_org", "name_taken", "list_orgs", "add_user", "list_users", "set_password",
-           "authenticate", "actor_for_session", "create_token", "actor_for_token", "hash_password",
-           "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX"]
+           "authenticate", "actor_for_session", "hash_password", "MIN_PASSWORD_LENGTH"]
 
 MIN_PASSWORD_LENGTH = 8
-TOKEN_PREFIX = "rs_"
 _USERNAME = re.compile(r"^[\w.@-]{2,80}$")
 
 
@@ -172,35 +166,3 @@ def actor_for_session(svc: Services, user_id: int, session_version: int) -> Acto
         if user is None or not user.active or user.session_version != session_version:
             return None
         return Actor.of(user)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(svc: Services, username: str, name: str = "") -> str:
-    """Create an API token for a user and return it; only its hash is kept."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with svc.catalog.write() as session:
-        user = session.scalars(select(User).where(User.username == username)).first()
-        if user is None:
-            raise NotFound(f"no user {username!r}")
-        session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token),
-                             prefix=token[:10]))
-    return token
-
-
-def actor_for_token(svc: Services, token: str) -> Actor | None:
-    if not token.startswith(TOKEN_PREFIX):
-        return None
-    with svc.catalog.read() as session:
-        row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_hash(token))).first()
-        if row is None or row.revoked_at is not None or not row.user.active:
-            return None
-        actor, stale = Actor.of(row.user), (row.last_used_at is None or
-                                            utcnow() - row.last_used_at > timedelta(minutes=5))
-        token_id = row.id
-    if stale:  # write at most every few minutes, not on every request
-        with svc.catalog.write() as session:
-            session.get(ApiToken, token_id).last_used_at = utcnow()
-    return actor

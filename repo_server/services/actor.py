@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from repo_server.catalog.models import User
 
-__all__ = ["Actor", "ANONYMOUS"]
+__all__ = ["Actor", "ANONYMOUS", "OPERATOR"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +43,7 @@ class Actor:
 
 
 ANONYMOUS = Actor(user_id=None, username="", role="", org_id=None)
+
+#: The person at the server's command line (`repo-server …`): an administrator by definition,
+#: since they can read the database and the data directory anyway. Not a user account.
+OPERATOR = Actor(user_id=0, username="(operator)", role="admin", org_id=None)

@@ -16,7 +16,8 @@ from flask_login import AnonymousUserMixin, LoginManager, UserMixin, current_use
 
 from repo_server.errors import AuthenticationRequired
 from repo_server.services import ANONYMOUS, Actor
-from repo_server.services.accounts import actor_for_session, actor_for_token, authenticate
+from repo_server.services.accounts import actor_for_session, authenticate
+from repo_server.services.api_tokens import actor_for_token
 
 __all__ = ["login_manager", "bp", "current_actor", "SessionUser", "bearer_token", "safe_next"]
 

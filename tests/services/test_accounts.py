@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from repo_server.catalog.models import ApiToken
 from repo_server.errors import InvalidInput, NotFound
-from repo_server.services import accounts
+from repo_server.services import accounts, api_tokens
 
 
 def test_org_tree_paths_and_lookup(services, world) -> None:
@@ -65,13 +65,13 @@ def test_password_change_ends_sessions(services, world) -> None:
 def test_tokens(services, world) -> None:
     token = world.tokens["county_editor"]
     assert token.startswith("rs_") and len(token) > 40
-    assert accounts.actor_for_token(services, token).username == "county_editor"
-    assert accounts.actor_for_token(services, token[:-1] + "x") is None
-    assert accounts.actor_for_token(services, "not-a-token") is None
+    assert api_tokens.actor_for_token(services, token).username == "county_editor"
+    assert api_tokens.actor_for_token(services, token[:-1] + "x") is None
+    assert api_tokens.actor_for_token(services, "not-a-token") is None
     with services.catalog.read() as session:
         stored = [row.token_hash for row in session.scalars(select(ApiToken))]
     assert token not in stored  # only the hash is kept
     with services.catalog.write() as session:
         for row in session.scalars(select(ApiToken)):
             row.revoked_at = row.created_at
-    assert accounts.actor_for_token(services, token) is None
+    assert api_tokens.actor_for_token(services, token) is None

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from repo_server.catalog.changes import last_seq
 from repo_server.catalog.models import Change, Organisation, User
 from repo_server.errors import AuthenticationRequired, InvalidInput, NotFound, PermissionDenied
-from repo_server.services import ANONYMOUS, accounts, organisations, user_admin, vocabularies
+from repo_server.services import ANONYMOUS, accounts, api_tokens, organisations, user_admin, vocabularies
 from repo_server.services.indexing import catch_up
 from repo_server.services.resources import ingest
 from repo_server.services.search_tools import search_index
@@ -149,11 +149,11 @@ def test_password_reset_and_disabling_end_sessions_for_good(services, world) -> 
     actor, version = accounts.authenticate(services, "teacher", "a new password 1")
     user_admin.set_active(services, world.school_editor, actor.user_id, False)
     assert accounts.authenticate(services, "teacher", "a new password 1") is None
-    assert accounts.actor_for_token(services, world.tokens["teacher"]) is None
+    assert api_tokens.actor_for_token(services, world.tokens["teacher"]) is None
     user_admin.set_active(services, world.school_editor, actor.user_id, True)
     assert accounts.actor_for_session(services, actor.user_id, version) is None   # not revived
     assert accounts.authenticate(services, "teacher", "a new password 1") is not None
-    assert accounts.actor_for_token(services, world.tokens["teacher"]) is not None
+    assert api_tokens.actor_for_token(services, world.tokens["teacher"]) is not None
     with pytest.raises(InvalidInput):
         user_admin.reset_password(services, world.admin, actor.user_id, "short")
 

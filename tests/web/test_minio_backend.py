@@ -12,7 +12,7 @@ import requests
 
 from repo_server.app import create_app
 from repo_server.services import Services
-from repo_server.services.accounts import create_token
+from repo_server.services.api_tokens import create_token
 from repo_server.services.consistency import check_consistency
 from tests.support import filename_star, upload_form
 
