@@ -70,7 +70,7 @@ class StagedFile:
         if self.max_bytes is not None and self.size + n > self.max_bytes:
             self.discard()
             raise TooLarge(f"file is larger than the {self.max_bytes:,} byte limit",
-                           limit=self.max_bytes)
+                           reason="too_large", limit=self.max_bytes)
         if len(self._head) < HEAD_BYTES:
             self._head += data[: HEAD_BYTES - len(self._head)]
         self._hash.update(data)
@@ -113,7 +113,8 @@ class StagedFile:
         if self.sha256 is not None:
             return self.sha256
         if self._file is None:
-            raise IncompleteUpload("the upload was discarded before it finished")
+            raise IncompleteUpload("the upload was discarded before it finished",
+                                   reason="incomplete_upload")
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()

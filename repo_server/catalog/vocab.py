@@ -130,7 +130,7 @@ def add_term(session: Session, scheme: str, name: str, *, code: str | None = Non
     """Add a term an administrator asked for (a local edition, a school-based subject)."""
     if scheme not in SCHEMES:
         raise InvalidInput(f"unknown vocabulary {scheme!r}; one of {', '.join(SCHEMES)}",
-                           field="scheme")
+                           field="scheme", reason="scheme")
     name = name.strip()
     if not term_key(name) or len(name) > 100:
         raise InvalidInput("a term needs a name of at most 100 characters", field="name",
@@ -241,13 +241,14 @@ class VocabIndex:
         if candidates:
             raise UnknownTerm(
                 f"{SCHEMES[scheme]} {text!r} is ambiguous: " + ", ".join(t.name for t in candidates),
-                field=scheme, suggestions=[t.name for t in candidates])
+                field=scheme, reason="ambiguous_term", value=text.strip(),
+                suggestions=[t.name for t in candidates])
         return None
 
     def resolve(self, scheme: str, text: str, *, stage: str | None = None) -> Term:
         """Like find_exact, but an unknown term is an error that suggests close matches."""
         if scheme not in SCHEMES:
-            raise InvalidInput(f"unknown vocabulary {scheme!r}", field=scheme)
+            raise InvalidInput(f"unknown vocabulary {scheme!r}", field=scheme, reason="scheme")
         term = self.find_exact(scheme, text, stage=stage)
         if term is not None:
             return term
@@ -256,7 +257,8 @@ class VocabIndex:
         suggestions = difflib.get_close_matches(text.strip(), names, n=5, cutoff=0.4)
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         raise UnknownTerm(f"unknown {SCHEMES[scheme]} {text!r}{hint}", field=scheme,
-                          suggestions=suggestions)
+                          reason="unknown_term_close" if suggestions else "unknown_term",
+                          value=text.strip(), suggestions=suggestions)
 
 
 def _fits_stage(term: Term, stage: str) -> bool:

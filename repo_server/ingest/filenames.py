@@ -21,17 +21,19 @@ MAX_FILENAME_BYTES = 255
 def clean_filename(raw: str | None) -> str:
     """Return a safe display name for an uploaded file, or raise InvalidInput."""
     if raw is None or not raw.strip():
-        raise InvalidInput("the file has no name", field="filename")
+        raise InvalidInput("the file has no name", field="filename", reason="filename_missing")
     name = unicodedata.normalize("NFC", raw)
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidInput("the file name contains control characters", field="filename")
+        raise InvalidInput("the file name contains control characters", field="filename",
+                           reason="control_chars")
     parts = name.replace("\\", "/").split("/")
     if any(part.strip() == ".." for part in parts):
         raise InvalidInput(f"the file name {raw!r} tries to climb directories ('..'); "
-                           "send the bare file name", field="filename")
+                           "send the bare file name", field="filename", reason="filename_climbs")
     name = parts[-1].strip()
     if name in {"", "."}:
-        raise InvalidInput(f"the file name {raw!r} names a directory, not a file", field="filename")
+        raise InvalidInput(f"the file name {raw!r} names a directory, not a file", field="filename",
+                           reason="filename_directory")
     return _truncate(name)
 
 

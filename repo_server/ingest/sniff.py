@@ -9,7 +9,8 @@ Policy, in order:
    within Office the containers are interchangeable (a .ppt saved as OOXML, a .wps that is
    OLE2, an encrypted .docx that is an OLE2 envelope) because real libraries are full of them.
 Zip containers are looked into (central directory only, nothing is decompressed) to tell
-OOXML, EPUB and ODF from plain archives.
+OOXML, EPUB and ODF from plain archives. Each refusal carries a `reason` and the name,
+extension and types it is about, so the pages can explain it in the visitor's language.
 """
 
 from __future__ import annotations
@@ -97,26 +98,30 @@ def _refined_mime(extension: str) -> str | None:
 def check_acceptable(head: bytes, size: int, filename: str, path: Path | None = None) -> Sniffed:
     """Sniff and apply the acceptance policy; raise a specific RejectedFile when refused."""
     if size == 0:
-        raise EmptyFile(f"{filename or 'the file'} is empty (0 bytes); nothing was stored")
+        raise EmptyFile(f"{filename or 'the file'} is empty (0 bytes); nothing was stored",
+                        reason="empty_file", filename=filename)
     sniffed = sniff(head, filename, path)
     if sniffed.extension in DANGEROUS_EXTENSIONS:
         raise DangerousFile(
             f"{filename}: .{sniffed.extension} files can run programs and are not accepted",
+            reason="dangerous_extension", filename=filename, extension=sniffed.extension,
             mime=sniffed.mime)
     if sniffed.mime in DANGEROUS_MIMES:
         raise DangerousFile(
             f"{filename}: the content is a program or script ({sniffed.mime}), which is not "
-            "accepted whatever the file is called", mime=sniffed.mime)
+            "accepted whatever the file is called", reason="dangerous_content", filename=filename,
+            mime=sniffed.mime)
     if not sniffed.family:
         raise UnsupportedType(
             f"{filename}: unrecognised content ({sniffed.mime}); the library keeps documents, "
             "presentations, spreadsheets, PDFs, e-books, video, audio, images and archives",
-            mime=sniffed.mime)
+            reason="unsupported_type", filename=filename, mime=sniffed.mime)
     claimed = EXTENSION_FAMILY.get(sniffed.extension)
     if claimed and not _compatible(claimed, sniffed):
         raise ExtensionMismatch(
             f"{filename}: the name says {FAMILY_LABELS[claimed]} (.{sniffed.extension}) but the "
             f"content is {FAMILY_LABELS[sniffed.family]} ({sniffed.mime}); rename or re-export it",
+            reason="extension_mismatch", filename=filename, extension=sniffed.extension,
             mime=sniffed.mime, claimed=claimed, detected=sniffed.family)
     return sniffed
 

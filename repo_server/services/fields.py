@@ -4,6 +4,10 @@ columns and the OpenAPI document all come from `FIELDS`.
 Text is plain text: normalised to NFC, control characters refused, and markup refused with a
 clear message ("<script>" in a title is never what a teacher meant). Chinese quotation marks
 typed as << >> and inequalities like a<b stay allowed: only tag-shaped text is markup.
+
+Every refusal names its `field` and a `reason` with the values its explanation needs
+(length and max_length, value and choices …): the English message is for the API and the
+CLI, and the pages say the same in the visitor's language from the reason (web/error_texts.py).
 """
 
 from __future__ import annotations
@@ -84,17 +88,19 @@ def split_tags(values: Iterable[str]) -> list[str]:
 
 def _clean_text(field: Field, value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"{field.name} must be text", field=field.name)
+        raise InvalidInput(f"{field.name} must be text", field=field.name, reason="not_text")
     text = unicodedata.normalize("NFC", value).strip()
     allowed = {"\n", "\t", "\r"} if field.kind == "longtext" else {"\t"}
     if any((ord(ch) < 32 and ch not in allowed) or ord(ch) == 127 for ch in text):
-        raise InvalidInput(f"{field.name} contains control characters", field=field.name)
+        raise InvalidInput(f"{field.name} contains control characters", field=field.name,
+                           reason="control_chars")
     if _MARKUP.search(text):
         raise InvalidInput(f"{field.name} contains HTML or script markup; write plain text",
-                           field=field.name)
+                           field=field.name, reason="markup")
     if len(text) > field.max_length:
         raise InvalidInput(f"{field.name} is {len(text)} characters long; the limit is "
-                           f"{field.max_length}", field=field.name)
+                           f"{field.max_length}", field=field.name, reason="too_long",
+                           length=len(text), max_length=field.max_length)
     return text
 
 
@@ -103,7 +109,8 @@ def _parse_one(field: Field, value: Any, vocab: VocabIndex, stage: str | None) -
         values = value if isinstance(value, (list, tuple)) else [value]
         tags = [_clean_text(field, tag) for tag in split_tags(str(v) for v in values)]
         if len(tags) > MAX_TAGS:
-            raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+            raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags", reason="too_many_tags",
+                               count=len(tags), maximum=MAX_TAGS)
         return tags
     text = _clean_text(field, value)
     if field.kind == "vocab":
@@ -112,13 +119,15 @@ def _parse_one(field: Field, value: Any, vocab: VocabIndex, stage: str | None) -
         choice = _CHOICE_ALIASES.get(text, text.lower())
         if choice not in field.choices:
             raise InvalidInput(f"{field.name} must be one of {', '.join(field.choices)} "
-                               f"(got {text!r})", field=field.name)
+                               f"(got {text!r})", field=field.name, reason="choice", value=text,
+                               choices=list(field.choices))
         return choice
     if field.kind == "date" and text and not _DATE.match(text):
-        raise InvalidInput(f"date must be YYYY, YYYY-MM or YYYY-MM-DD (got {text!r})", field="date")
+        raise InvalidInput(f"date must be YYYY, YYYY-MM or YYYY-MM-DD (got {text!r})", field="date",
+                           reason="date", value=text)
     if field.kind == "language" and text and not _LANGUAGE.match(text):
         raise InvalidInput(f"language must be a language tag like zh-CN (got {text!r})",
-                           field="language")
+                           field="language", reason="language", value=text)
     return text
 
 
@@ -130,7 +139,8 @@ def parse_metadata(raw: Mapping[str, Any], vocab: VocabIndex) -> dict[str, Any]:
     names are refused too (a typo like "titel" must not be silently dropped).
     """
     unknown = sorted(set(raw) - set(FIELD_NAMES))
-    errors: list[InvalidInput] = [InvalidInput(f"unknown field {name!r}", field=name) for name in unknown]
+    errors: list[InvalidInput] = [InvalidInput(f"unknown field {name!r}", field=name, reason="unknown_field")
+                                  for name in unknown]
     result: dict[str, Any] = {}
     stage_code = None
     # Stage first: it settles aliases shared between stages in the other vocabularies.
@@ -154,7 +164,7 @@ def parse_metadata(raw: Mapping[str, Any], vocab: VocabIndex) -> dict[str, Any]:
     if errors:
         raise InvalidInput(f"{len(errors)} fields are invalid: " +
                            "; ".join(e.message for e in errors),
-                           errors=[e.as_dict() for e in errors])
+                           reason="fields", count=len(errors), errors=[e.as_dict() for e in errors])
     return result
 
 
@@ -165,4 +175,5 @@ def _check_grade_in_stage(result: dict[str, Any], errors: list[InvalidInput]) ->
     grade_stage = (grade.data or {}).get("stage")
     # 五四学制: 六年级 belongs to 初中 there, so it fits both.
     if grade_stage and grade_stage != stage.code and not (grade.code == "G6" and stage.code == "CZ"):
-        errors.append(InvalidInput(f"{grade.name} is not a grade of {stage.name}", field="grade"))
+        errors.append(InvalidInput(f"{grade.name} is not a grade of {stage.name}", field="grade",
+                                   reason="grade_stage", grade=grade.name, stage=stage.name))

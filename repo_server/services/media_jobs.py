@@ -245,7 +245,7 @@ def job_for_resource(svc: Services, actor: Actor, resource_id: str) -> MediaJob:
                                 public_access=svc.settings.public_access)
         job = session.scalar(select(MediaJob).where(MediaJob.source_sha256 == resource.blob_sha256))
         if job is None:
-            raise NotFound("this resource has no previews or renditions to make")
+            raise NotFound("this resource has no previews or renditions to make", reason="no_media_job")
         session.expunge(job)
         return job
 
@@ -255,14 +255,15 @@ def queued_for_actor_action(svc: Services, actor: Actor, resource_id: str, actio
     job = job_for_resource(svc, actor, resource_id)
     if action == "cancel":
         if not cancel_job(svc, job.id):
-            raise InvalidInput(f"the job has already ended ({job.status})", field="action")
+            raise InvalidInput(f"the job has already ended ({job.status})", field="action",
+                               reason="job_ended", status=job.status)
         return []
     if action == "retry":
         if job.status not in ("failed", "cancelled"):
             raise InvalidInput(f"only failed or cancelled jobs can be retried (this one is {job.status})",
-                               field="action")
+                               field="action", reason="job_not_retryable", status=job.status)
         return retry_jobs(svc, job_ids=[job.id])
-    raise InvalidInput(f"unknown action {action!r}", field="action")
+    raise InvalidInput(f"unknown action {action!r}", field="action", reason="job_action", value=action)
 
 
 def _iso(value: datetime | None) -> str | None:

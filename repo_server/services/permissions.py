@@ -105,15 +105,15 @@ def access_filter(actor: Actor, *, public_access: bool = True) -> AccessFilter:
 
 def require_uploader(actor: Actor) -> None:
     if actor.anonymous:
-        raise AuthenticationRequired("log in to upload")
+        raise AuthenticationRequired("log in to upload", reason="login")
     if not actor.is_editor:
-        raise PermissionDenied("only editors and administrators upload resources")
+        raise PermissionDenied("only editors and administrators upload resources", reason="uploaders_only")
 
 
 def require_view(actor: Actor, resource: Resource | None, *, public_access: bool) -> Resource:
     """The resource, or NotFound: a hidden resource is indistinguishable from a missing one."""
     if resource is None or not can_view(actor, resource, public_access=public_access):
-        raise NotFound("no such resource")
+        raise NotFound("no such resource", reason="no_resource")
     return resource
 
 
@@ -121,7 +121,7 @@ def require_edit(actor: Actor, resource: Resource, *, public_access: bool) -> Re
     require_view(actor, resource, public_access=public_access)
     if not can_edit(actor, resource):
         if actor.anonymous:
-            raise AuthenticationRequired("log in to change resources")
-        raise PermissionDenied("you may not change this resource")
+            raise AuthenticationRequired("log in to change resources", reason="login")
+        raise PermissionDenied("you may not change this resource", reason="not_editable")
     return resource
 

@@ -93,9 +93,10 @@ def _owning_org(session, actor: Actor, org_id: int | None) -> int | None:
         return actor.org_id
     org = session.get(Organisation, org_id)
     if org is None:
-        raise InvalidInput(f"no organisation with id {org_id}", field="org")
+        raise InvalidInput(f"no organisation with id {org_id}", field="org", reason="org_missing")
     if not actor.is_admin and not (actor.org_path and org.path.startswith(actor.org_path)):
-        raise PermissionDenied("you may only file resources under your own organisation")
+        raise PermissionDenied("you may only file resources under your own organisation",
+                               field="org", reason="own_org_only")
     return org.id
 
 
@@ -111,7 +112,7 @@ def _refuse_duplicate(session, actor: Actor, sha256: str, public_access: bool) -
     details = {"existing": {"id": existing.id, "title": existing.title}} if visible else {}
     where = f" as “{existing.title}” ({existing.id})" if visible else ""
     raise Duplicate(f"this file is already in the library{where}; pass allow_duplicate to "
-                    "file it again with other metadata", **details)
+                    "file it again with other metadata", reason="duplicate", **details)
 
 
 def _apply(resource: Resource, fields: Mapping[str, Any], filename: str) -> set[str]:
@@ -132,7 +133,7 @@ def _apply(resource: Resource, fields: Mapping[str, Any], filename: str) -> set[
             changed.add(name)
     if not resource.title:
         if "title" in fields and resource.id is not None:
-            raise InvalidInput("the title cannot be empty", field="title")
+            raise InvalidInput("the title cannot be empty", field="title", reason="title_empty")
         resource.title = PurePosixPath(filename).stem or filename
     return changed
 
@@ -215,11 +216,13 @@ def bulk_update(svc: Services, actor: Actor, resource_ids: list[str], changes: M
     require_uploader(actor)
     ids = list(dict.fromkeys(i for i in resource_ids if i))
     if not ids:
-        raise InvalidInput("choose at least one resource", field="ids")
+        raise InvalidInput("choose at least one resource", field="ids", reason="bulk_none")
     if len(ids) > MAX_BULK:
-        raise InvalidInput(f"at most {MAX_BULK} resources can be changed at once", field="ids")
+        raise InvalidInput(f"at most {MAX_BULK} resources can be changed at once", field="ids",
+                           reason="bulk_too_many", count=len(ids), maximum=MAX_BULK)
     if "tags" in changes:
-        raise InvalidInput("use add_tags / remove_tags to change tags in bulk", field="tags")
+        raise InvalidInput("use add_tags / remove_tags to change tags in bulk", field="tags",
+                           reason="bulk_tags")
     with svc.catalog.write() as session:
         vocab = VocabIndex.load(session)
         fields = parse_metadata(changes, vocab)

@@ -57,17 +57,21 @@ class SearchParams:
 
     def __post_init__(self) -> None:
         if self.sort not in SORTS:
-            raise InvalidQuery(f"sort must be one of {', '.join(SORTS)}", field="sort")
+            raise InvalidQuery(f"sort must be one of {', '.join(SORTS)}", field="sort", reason="sort",
+                               value=self.sort, choices=list(SORTS))
         if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise InvalidQuery(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page")
+            raise InvalidQuery(f"per_page must be between 1 and {MAX_PER_PAGE}", field="per_page",
+                               reason="per_page", maximum=MAX_PER_PAGE)
         if self.page < 1:
-            raise InvalidQuery("page starts at 1", field="page")
+            raise InvalidQuery("page starts at 1", field="page", reason="page_start")
         if self.page * self.per_page > MAX_RESULTS:
             raise InvalidQuery(f"only the first {MAX_RESULTS:,} results can be paged through; "
-                               "add words or filters to narrow the search", field="page")
+                               "add words or filters to narrow the search", field="page",
+                               reason="page_beyond", maximum=MAX_RESULTS)
         unknown = set(self.filters) - set(FACET_FIELDS)
         if unknown:
-            raise InvalidQuery(f"unknown filter {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
+            raise InvalidQuery(f"unknown filter {sorted(unknown)[0]!r}", field=sorted(unknown)[0],
+                               reason="unknown_filter")
 
 
 def _filter_codes(svc: Services, tools: SearchTools, filters: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -98,7 +102,8 @@ def _format_code(value: str) -> str:
         return value
     if value in FORMAT_NAMES:
         return FORMAT_NAMES[value]
-    raise InvalidQuery(f"unknown format {value!r}; one of {', '.join(FORMAT_NAMES)}", field="format")
+    raise InvalidQuery(f"unknown format {value!r}; one of {', '.join(FORMAT_NAMES)}", field="format",
+                       reason="unknown_format", value=value, formats=list(FAMILY_LABELS))
 
 
 def _org_code(svc: Services, value: str) -> str:
@@ -106,7 +111,8 @@ def _org_code(svc: Services, value: str) -> str:
         org = session.get(Organisation, int(value)) if value.isdigit() else \
             session.scalars(select(Organisation).where(Organisation.name == value)).first()
     if org is None:
-        raise InvalidQuery(f"unknown organisation {value!r}", field="org")
+        raise InvalidQuery(f"unknown organisation {value!r}", field="org", reason="unknown_org",
+                           value=value)
     return str(org.id)
 
 
@@ -271,7 +277,7 @@ def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
     q = clean_query(params.q)
     if len(q) > MAX_QUERY_CHARS:
         raise InvalidQuery(f"the query is {len(q)} characters long; the limit is {MAX_QUERY_CHARS}",
-                           field="q")
+                           field="q", reason="too_long", length=len(q), max_length=MAX_QUERY_CHARS)
     tools, index = search_tools(svc), search_index(svc)
     filters = _filter_codes(svc, tools, params.filters)
     text = build_text_query(tools.analyzer, tools.synonyms, q) if q else None

@@ -87,7 +87,8 @@ def receive(path: Path, start: int, remaining: int, read: Callable[[int], bytes]
             while chunk := read(STEP):
                 if written + len(chunk) > remaining:
                     raise TooLarge(f"the request carries more than the {remaining:,} bytes that "
-                                   "remain of the declared Upload-Length")
+                                   "remain of the declared Upload-Length", reason="too_much_data",
+                                   remaining=remaining)
                 view = memoryview(chunk)
                 while view:
                     n = out.write(view)
@@ -98,7 +99,8 @@ def receive(path: Path, start: int, remaining: int, read: Callable[[int], bytes]
                         h.update(chunk)
             if check is not None and check.digest() != checksum.digest:
                 raise ChecksumMismatch(f"the {checksum.algorithm} checksum of this request's body "
-                                       "does not match Upload-Checksum; nothing was appended")
+                                       "does not match Upload-Checksum; nothing was appended",
+                                       reason="checksum")
         except BaseException as exc:
             keep = 0 if check is not None or isinstance(exc, TooLarge) else written
             if keep != written or isinstance(exc, OSError):   # a failed write tears a chunk
@@ -108,7 +110,7 @@ def receive(path: Path, start: int, remaining: int, read: Callable[[int], bytes]
             _keep(path, start + keep, hasher)
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise NoSpace("the server's disk is full; the bytes received so far are kept, "
-                              "resume when space was freed") from None
+                              "resume when space was freed", reason="disk_full") from None
             raise
         os.fsync(out.fileno())
     _keep(path, start + written, hasher)

@@ -47,9 +47,9 @@ def _relative_parts(raw: str) -> list[str]:
     parts = [p.strip() for p in text.split("/") if p.strip() not in ("", ".")]
     if any(p == ".." for p in parts):
         raise InvalidInput(f"the relative path {raw!r} climbs directories ('..')",
-                           field="relative_path")
+                           field="relative_path", reason="path_climbs")
     if not parts:
-        raise InvalidInput("the relative path is empty", field="relative_path")
+        raise InvalidInput("the relative path is empty", field="relative_path", reason="path_empty")
     return parts
 
 
@@ -69,13 +69,15 @@ def plan_upload(vocab: VocabIndex, metadata: Mapping[str, str]) -> UploadPlan:
     filename = clean_filename(parts[-1] if parts else given_name)
     if extension_of(filename) in DANGEROUS_EXTENSIONS:
         raise DangerousFile(f"{filename}: .{extension_of(filename)} files can run programs and "
-                            "are not accepted", field="filename")
+                            "are not accepted", field="filename", reason="dangerous_extension",
+                            filename=filename, extension=extension_of(filename))
     plan = UploadPlan(filename=filename, relative_path="/".join(parts),
                       allow_duplicate=allow_duplicate)
     if len(parts) > 1:
         if any(is_junk(p.encode()) for p in parts):
             raise InvalidInput(f"{plan.relative_path}: hidden or system files (.DS_Store, "
-                               "Thumbs.db, ~$ lock files) are not resources", field="relative_path")
+                               "Thumbs.db, ~$ lock files) are not resources", field="relative_path",
+                               reason="junk_file")
         plan.fields, plan.warnings = _from_path(vocab, parts, explicit)
     else:
         plan.fields = explicit

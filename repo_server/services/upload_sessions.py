@@ -118,7 +118,7 @@ def _locked(directory: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[UploadInfo
     try:
         handle = open(directory / "lock", "rb")   # never created here: a gone upload stays gone
     except OSError:
-        raise NotFound("no such upload") from None
+        raise NotFound("no such upload", reason="no_upload") from None
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -128,7 +128,8 @@ def _locked(directory: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[UploadInfo
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise UploadLocked("another request is still writing this upload (a dropped "
-                                       "connection is noticed within a minute); try again") from None
+                                       "connection is noticed within a minute); try again",
+                                       reason="upload_locked") from None
                 time.sleep(0.05)
         yield _read_info(directory)            # deleted while we waited: NotFound
     finally:
@@ -149,12 +150,13 @@ def find(svc: Services, actor: Actor, upload_id: str) -> tuple[Path, UploadInfo]
     require_uploader(actor)
     directory = uploads_dir(svc) / upload_id
     if not _ID.match(upload_id):
-        raise NotFound("no such upload")
+        raise NotFound("no such upload", reason="no_upload")
     info = _read_info(directory)
     if info.owner_id != actor.user_id:
-        raise NotFound("no such upload")
+        raise NotFound("no such upload", reason="no_upload")
     if expires_at(svc, directory, info) < time.time():
-        raise NotFound("the upload expired and will be deleted; upload the file again")
+        raise NotFound("the upload expired and will be deleted; upload the file again",
+                       reason="upload_expired")
     return directory, info
 
 
@@ -174,11 +176,12 @@ def create(svc: Services, actor: Actor, length: int, metadata: Mapping[str, str]
     limit = svc.settings.max_upload_bytes
     if length > limit:
         raise TooLarge(f"the file ({length:,} bytes) is larger than the limit of {limit:,} bytes",
-                       limit=limit)
+                       reason="too_large", limit=limit)
     with svc.catalog.read() as session:
         plan = plan_upload(VocabIndex.load(session), metadata)
     if length == 0:
-        raise EmptyFile(f"{plan.filename} is empty (0 bytes); nothing was stored")
+        raise EmptyFile(f"{plan.filename} is empty (0 bytes); nothing was stored",
+                        reason="empty_file", filename=plan.filename)
     area = uploads_dir(svc)
     area.mkdir(parents=True, exist_ok=True)
     sweep_expired(svc, throttle=True)
@@ -208,7 +211,7 @@ def _check_space(area: Path, length: int) -> None:
     if length + pending + _RESERVE > free:
         raise NoSpace(f"not enough free space on the server for this upload ({length:,} bytes; "
                       f"{free:,} free, {pending:,} promised to uploads in progress); ask an "
-                      "administrator to free space")
+                      "administrator to free space", reason="no_space", needed=length)
 
 
 def append(svc: Services, actor: Actor, upload_id: str, *, offset: int,
@@ -224,11 +227,13 @@ def append(svc: Services, actor: Actor, upload_id: str, *, offset: int,
         current = offset_of(directory, info)
         if offset != current:
             raise OffsetMismatch(f"Upload-Offset is {offset} but the upload stands at {current}; "
-                                 "ask with HEAD and continue from there", offset=current)
+                                 "ask with HEAD and continue from there", reason="offset_mismatch",
+                                 offset=current)
         remaining = info.length - current
         if declared is not None and declared > remaining:
             raise TooLarge(f"this request carries {declared:,} bytes but only {remaining:,} "
-                           "remain of the declared Upload-Length")
+                           "remain of the declared Upload-Length", reason="too_much_data",
+                           remaining=remaining)
         if info.state != RECEIVING:
             return current, info
         current += receive(directory / "data", current, remaining, read, checksum)
@@ -269,7 +274,8 @@ def _file(svc: Services, actor: Actor, directory: Path, info: UploadInfo, *,
     except Exception:
         log.exception("filing upload %s failed", info.id)
         error = StorageError("the server could not file the upload; the bytes are kept: retry "
-                             "later, or tell an administrator if it keeps failing")
+                             "later, or tell an administrator if it keeps failing",
+                             reason="filing_failed")
     finally:
         link.unlink(missing_ok=True)
     if error is None:
@@ -292,11 +298,13 @@ def retry(svc: Services, actor: Actor, upload_id: str, changes: Mapping[str, Any
     value removes a field) and/or allow_duplicate; return the resource's view."""
     directory, _info = find(svc, actor, upload_id)
     with _locked(directory) as info:
-        if info.state != FAILED or not info.kept:
-            raise UploadStateConflict(
-                "this upload was filed already" if info.state == DONE else
-                "this upload is not finished yet" if info.state == RECEIVING else
-                "the file itself was refused and its bytes are gone; upload a corrected file")
+        if info.state == DONE:
+            raise UploadStateConflict("this upload was filed already", reason="upload_filed")
+        if info.state == RECEIVING:
+            raise UploadStateConflict("this upload is not finished yet", reason="upload_unfinished")
+        if not info.kept:
+            raise UploadStateConflict("the file itself was refused and its bytes are gone; upload a "
+                                      "corrected file", reason="upload_refused")
         fields = dict(info.plan.fields)
         for name, value in changes.items():
             if name == "allow_duplicate":

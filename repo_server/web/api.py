@@ -190,7 +190,7 @@ def search_params(args) -> SearchParams:
         page = int(args.get("page", 1))
         per_page = int(args.get("per_page", 20))
     except ValueError:
-        raise InvalidQuery("page and per_page must be whole numbers") from None
+        raise InvalidQuery("page and per_page must be whole numbers", reason="page_number") from None
     filters = {name: tuple(args.getlist(name)) for name in FACET_FIELDS if args.getlist(name)}
     return SearchParams(q=args.get("q", ""), filters=filters, sort=args.get("sort", "relevance"),
                         page=page, per_page=per_page)
@@ -200,7 +200,8 @@ def search_params(args) -> SearchParams:
 def search():
     unknown = set(request.args) - {"q", "sort", "page", "per_page", *FACET_FIELDS}
     if unknown:
-        raise InvalidQuery(f"unknown parameter {sorted(unknown)[0]!r}")
+        raise InvalidQuery(f"unknown parameter {sorted(unknown)[0]!r}", reason="unknown_parameter",
+                           name=sorted(unknown)[0])
     answer = searching.search(_svc(), current_actor(), search_params(request.args))
     answer["hits"] = [with_links(hit) for hit in answer["hits"]]
     return jsonify(answer)

@@ -1,7 +1,9 @@
 """Errors become clear answers: JSON `{error, message, …}` for the API, a page for people.
 
-Expected failures (RepoError) carry their own message. Anything else is logged with its
-traceback and answered with a generic message that leaks nothing.
+Expected failures (RepoError) carry their own message, and their `reason` and details when
+the service gave them: the JSON answer carries them all (programs branch on `error` and
+`reason`), the page says it in the visitor's language (error_texts.py). Anything else is
+logged with its traceback and answered with a generic message that leaks nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from werkzeug.exceptions import HTTPException
 
 from repo_server import errors as e
 from repo_server.services.searching import InvalidQuery
+
+from .error_texts import error_text
 
 __all__ = ["register_error_handlers", "status_for", "wants_json"]
 
@@ -49,7 +53,7 @@ def _respond(status: int, body: dict) -> Response:
     if wants_json():
         response = jsonify(body)
     else:
-        response = Response(render_template("error.html", status=status, message=body["message"]))
+        response = Response(render_template("error.html", status=status, message=error_text(body)))
     response.status_code = status
     if status == 401 and request.path.startswith("/api/"):
         response.headers["WWW-Authenticate"] = 'Bearer realm="repo-server"'
@@ -78,5 +82,5 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, {"error": "internal", "message": "something went wrong on the "
-                              "server; the administrators can find the details in the log"})
+        return _respond(500, {"error": "internal", "reason": "internal", "message": "something went "
+                              "wrong on the server; the administrators can find the details in the log"})

@@ -210,8 +210,13 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "message"], "properties": {
-                    "error": {"type": "string"}, "message": {"type": "string"},
-                    "field": {"type": "string"}}},
+                    "error": {"type": "string"}, "message": {"type": "string", "description": "English"},
+                    "field": {"type": "string"},
+                    "reason": {"type": "string", "description": "What exactly was refused (too_long, "
+                               "unknown_term …), with the values a translation needs beside it "
+                               "(max_length, value, suggestions …)"},
+                    "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Error"},
+                               "description": "Every problem, when several fields are invalid"}}},
                 "Resource": {"type": "object", "properties": resource_props},
                 "Derivative": {"type": "object", "required": ["profile", "status"], "properties": {
                     "profile": {"type": "string", "enum": list(DERIVATIVE_PROFILES)},

@@ -187,7 +187,7 @@ def retry(upload_id: str):
     if changes is None:
         changes = {}
     if not isinstance(changes, dict):
-        raise InvalidInput("send the changed fields as a JSON object")
+        raise InvalidInput("send the changed fields as a JSON object", reason="json_object")
     view = with_links(uploads.retry(_svc(), current_actor(), upload_id, changes))
     response = jsonify(view)
     response.status_code = 201
@@ -241,5 +241,6 @@ def _body_reader() -> Any:
             return stream.read(size)
         except (ClientDisconnected, OSError) as exc:
             raise IncompleteUpload("the connection dropped during the upload; the bytes that "
-                                   "arrived are kept: ask with HEAD and continue") from exc
+                                   "arrived are kept: ask with HEAD and continue",
+                                   reason="connection_dropped") from exc
     return read

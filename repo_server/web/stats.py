@@ -31,7 +31,8 @@ def _days() -> int:
     try:
         return int(raw)
     except ValueError:
-        raise InvalidInput(f"days must be one of {', '.join(map(str, PERIODS))}", field="days") from None
+        raise InvalidInput(f"days must be one of {', '.join(map(str, PERIODS))}", field="days",
+                           reason="period") from None
 
 
 def _org_label(row: dict) -> str:

@@ -23,7 +23,8 @@ from repo_server.services.vocabularies import list_vocabularies
 from . import library
 from .api import form_metadata, search_params, send_download, with_links
 from .auth import current_actor, safe_next
-from .errors import status_for
+from .error_texts import error_line, script_texts
+from .forms import form_failure
 from .labels import FACET_LABELS
 from .uploads import received_file
 
@@ -49,7 +50,7 @@ def search():
         answer["hits"] = [with_links(hit) for hit in answer["hits"]]
         error = None
     except InvalidQuery as exc:
-        answer, error = None, exc.message
+        answer, error = None, error_line(exc)
     chosen = {name: request.args.getlist(name) for name in FACET_LABELS if request.args.getlist(name)}
     return render_template("search.html", answer=answer, error=error, q=request.args.get("q", ""),
                            sort=request.args.get("sort", "relevance"), chosen=chosen,
@@ -132,7 +133,7 @@ def edit(resource_id: str):
     svc, actor = _svc(), current_actor()
     view = resource_service.get_resource(svc, actor, resource_id)
     if not resource_service.may_edit(svc, actor, resource_id):
-        raise PermissionDenied("you may not change this resource")
+        raise PermissionDenied("you may not change this resource", reason="not_editable")
     page = {"r": view, "fields": FIELDS, "vocab": list_vocabularies(svc), "known_tags": popular_tags(svc)}
     if request.method == "GET":
         return render_template("edit.html", values=_form_values(view), errors=[], **page)
@@ -140,12 +141,8 @@ def edit(resource_id: str):
     try:
         resource_service.update_resource(svc, actor, resource_id, values)
     except RepoError as exc:
-        status = status_for(exc)
-        if status >= 500:
-            raise
-        errors = exc.details.get("errors") or [exc.as_dict()]
-        shown = {**values, "tags": split_tags(values.get("tags") or [])}
-        return render_template("edit.html", values=shown, errors=errors, **page), status
+        return form_failure(exc, "edit.html", values={**values, "tags": split_tags(values.get("tags") or [])},
+                            **page)
     return redirect(url_for("ui.resource", resource_id=resource_id), 303)
 
 
@@ -153,7 +150,8 @@ def edit(resource_id: str):
 @login_required
 def upload():
     require_uploader(current_actor())
-    form = {"fields": FIELDS, "vocab": list_vocabularies(_svc()), "known_tags": popular_tags(_svc())}
+    form = {"fields": FIELDS, "vocab": list_vocabularies(_svc()), "known_tags": popular_tags(_svc()),
+            "error_texts": script_texts()}
     if request.method == "GET":
         return render_template("upload.html", values={}, errors=[], **form)
     values = form_metadata(request.form)
@@ -163,9 +161,5 @@ def upload():
             _svc(), current_actor(), staged, filename, values,
             allow_duplicate=request.form.get("allow_duplicate") == "1")
     except RepoError as exc:
-        status = status_for(exc)
-        if status >= 500:
-            raise
-        errors = exc.details.get("errors") or [exc.as_dict()]
-        return render_template("upload.html", values=values, errors=errors, **form), status
+        return form_failure(exc, "upload.html", values=values, **form)
     return redirect(url_for("ui.resource", resource_id=view["id"]))

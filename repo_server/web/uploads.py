@@ -56,6 +56,10 @@ class StagingRequest(Request):
         return staged  # type: ignore[return-value]
 
 
+_INCOMPLETE = ("the upload ended before all of it arrived (connection dropped or cancelled); "
+               "nothing was stored, please send it again")
+
+
 def received_file(request: Request, field: str = "file") -> tuple[StagedFile, str]:
     """The staged file and the client's file name for one upload field, or a clear error.
 
@@ -67,23 +71,25 @@ def received_file(request: Request, field: str = "file") -> tuple[StagedFile, st
         declared = request.content_length
         if declared is None or declared > request.max_content_length:
             raise TooLarge("the upload is larger than the limit of "
-                           f"{request.max_content_length:,} bytes") from None
+                           f"{request.max_content_length:,} bytes", reason="too_large",
+                           limit=request.max_content_length) from None
         # A body within the limit refused anyway: a text field (or the number of fields).
         raise InvalidInput("a form field is too large or the form has too many fields; "
-                           f"text fields are limited to {request.max_form_memory_size:,} bytes") from None
+                           f"text fields are limited to {request.max_form_memory_size:,} bytes",
+                           reason="form_too_large", limit=request.max_form_memory_size) from None
     except ClientDisconnected:
-        raise IncompleteUpload("the upload ended before all of it arrived (connection dropped "
-                               "or cancelled); nothing was stored, please send it again") from None
+        raise IncompleteUpload(_INCOMPLETE, reason="incomplete_upload") from None
     except BadRequest as exc:
-        raise InvalidInput(f"the upload could not be read: {exc.description}") from None
+        raise InvalidInput(f"the upload could not be read: {exc.description}",
+                           reason="unreadable_upload") from None
     storage: FileStorage | None = files.get(field)
     if storage is None or not isinstance(storage.stream, StagedFile):
         if any(not s.complete for s in g.get("staged_files", [])):
-            raise IncompleteUpload("the upload ended before all of it arrived (connection "
-                                   "dropped or cancelled); nothing was stored, please send it again")
-        raise InvalidInput(f"no file: send it as the multipart field {field!r}", field=field)
+            raise IncompleteUpload(_INCOMPLETE, reason="incomplete_upload")
+        raise InvalidInput(f"no file: send it as the multipart field {field!r}", field=field,
+                           reason="no_file")
     if not storage.filename:
-        raise InvalidInput("no file was chosen", field=field)
+        raise InvalidInput("no file was chosen", field=field, reason="no_file")
     return storage.stream, storage.filename
 
 

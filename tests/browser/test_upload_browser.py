@@ -1,5 +1,6 @@
 """An editor uploads through the page, as a person would: a whole folder of real files, with
-a progress bar per file; a big file that loses its connection and a page reload in the middle.
+a progress bar per file; a big file that loses its connection and a page reload in the middle;
+refused files explained in the page's language.
 """
 
 from __future__ import annotations
@@ -132,3 +133,25 @@ def test_files_dropped_on_the_page_are_queued_and_uploaded(page, world, services
     filed = {r["title"]: r for r in _all_resources(services, world)}
     assert set(filed) == {"春晓", "静夜思"}
     assert all(r["subject"]["name"] == "语文" for r in filed.values())
+
+
+@sqlite_only
+def test_refused_files_are_explained_in_the_pages_language(page, world, tmp_path: Path) -> None:
+    (tmp_path / "春晓.pdf").write_bytes(b"%PDF-1.4\n" + b"spring\n" * 500)
+    (tmp_path / "setup.exe").write_bytes(b"MZ\x90\x00" + b"\x00" * 500)
+    files = [tmp_path / "春晓.pdf", tmp_path / "setup.exe"]
+    log_in(page, world, "school_editor")
+    for start, subject, expected in (
+            ("/upload", "学科", ["文件名：“setup.exe”是 .exe 文件，可以运行程序，不能上传",
+                                 "学科：词表中没有“数字”；您要找的是不是：数学"]),
+            ("/lang/en?next=/upload", "Subject", ["File name: “setup.exe” is a .exe file, which can run "
+                                                  "programs and cannot be uploaded",
+                                                  "Subject: “数字” is not in the vocabulary; did you mean 数学"])):
+        page.goto(start)
+        page.get_by_label(subject, exact=True).fill("数字")
+        page.locator("#files-input").set_input_files(files)
+        page.locator("#start-upload").click()
+        page.wait_for_function("document.querySelectorAll('#queue tr.state-failed').length === 2")
+        said = page.locator("#queue tr .error").all_inner_texts()   # rows in name order
+        assert [s[:len(e)] for s, e in zip(said, expected, strict=True)] == expected, said
+        assert page.get_by_label(subject, exact=True).input_value() == "数字"    # what was typed stays

@@ -84,7 +84,7 @@ def test_upload_form_shows_every_problem(client, world) -> None:
     response = client.post("/upload", data=form, content_type="multipart/form-data")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "数学" in page and "YYYY" in page and 'value="数字"' in page  # suggestion, rule, kept input
+    assert "您要找的是不是：数学" in page and "2024-09-01" in page and 'value="数字"' in page  # suggestion, rule, kept input
     assert client.post("/upload", data=upload_form(b"%PDF-1.4 x", "x.pdf"),
                        content_type="multipart/form-data").status_code == 400   # no CSRF
 

@@ -4,7 +4,9 @@
 // reload continues where the server says it stands (HEAD) once the same file is chosen
 // again: its address is kept in localStorage under name + size + date + folder path.
 // Without this script (or without the browser features it needs) the page stays the plain
-// one-file form. Texts come from the page (#upload-texts), already in the visitor's language.
+// one-file form. Texts come from the page (#upload-texts), already in the visitor's language;
+// so do the words for the API's refusals (#error-texts, from web/error_texts.py: a text per
+// `reason` with {name} placeholders, filled from the error's values as the server does).
 (function () {
   "use strict";
   var root = document.getElementById("resumable");
@@ -12,6 +14,7 @@
       !Blob.prototype.slice || !("upload" in new XMLHttpRequest())) return;
   var form = document.getElementById("upload-form");
   var T = JSON.parse(document.getElementById("upload-texts").textContent);
+  var E = JSON.parse(document.getElementById("error-texts").textContent);
   var ENDPOINT = root.getAttribute("data-endpoint"), CSRF = root.getAttribute("data-csrf");
   var CHUNK = 8 * 1024 * 1024, PARALLEL = 2, MAX_TRIES = 8, KEEP_MS = 48 * 3600 * 1000;
   var STORE = "repo-upload:";
@@ -33,6 +36,21 @@
     var units = ["B", "KB", "MB", "GB", "TB"], i = 0;
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
     return (i ? n.toFixed(1) : n) + " " + units[i];
+  }
+  // One refusal of the API ({error, message, field, reason, …}) in the visitor's language.
+  function shown(name, value) {
+    if (Array.isArray(value)) return value.map(function (v) { return shown(name, v); }).join(E.separator);
+    if (E.sizes.indexOf(name) >= 0 && typeof value === "number") return size(value);
+    var labels = E.labels[name] || {};
+    return Object.prototype.hasOwnProperty.call(labels, value) ? labels[value] : value;
+  }
+  function explain(e) {
+    var values = {};
+    Object.keys(e).forEach(function (k) { if (e[k] != null) values[k] = shown(k, e[k]); });
+    var said = E.texts.hasOwnProperty(e.reason) ? E.texts[e.reason].replace(/\{(\w+)\}/g, function (m, k) {
+      return k in values ? values[k] : "";   // as on the server: a value the error lacks reads as empty
+    }) : e.message;
+    return e.field ? text(E.line, {label: values.field, text: said}) : said;
   }
   function b64(s) { return btoa(unescape(encodeURIComponent(s))); }
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
@@ -200,9 +218,7 @@
   function problem(xhr) {
     var body = {};
     try { body = JSON.parse(xhr.responseText || "{}"); } catch (e) { /* not JSON */ }
-    var messages = (body.errors || (body.message ? [body] : [])).map(function (e) {
-      return (e.field ? e.field + ": " : "") + e.message;
-    });
+    var messages = (body.errors || (body.message ? [body] : [])).map(explain);
     var error = new Error(messages.join("; ") || xhr.statusText || "HTTP " + xhr.status);
     var s = xhr.status;
     error.retry = s === 0 || s === 409 || s === 423 || (s >= 500 && s !== 507) || s === 404;
@@ -270,9 +286,7 @@
     }
     item.canRetry = !!state.retry;
     if (!item.canRetry) forget(item);
-    setState(item, "failed", (state.errors || []).map(function (e) {
-      return (e.field ? e.field + ": " : "") + e.message;
-    }).join("; "));
+    setState(item, "failed", (state.errors || []).map(explain).join("; "));
   }
 
   function attempt(item) {
