@@ -11,7 +11,7 @@ from flask import Flask
 
 from . import api, auth, editorial, i18n, lesson_zip, library, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
-from . import throttle
+from . import throttle, tokens
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(lesson_zip.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(stats.bp)
+    app.register_blueprint(tokens.bp)
     register_error_handlers(app)
     app.teardown_request(discard_staged_files)
 

@@ -72,7 +72,10 @@ def _load_token_user(req) -> SessionUser | None:
         return None
     actor = actor_for_token(_services(), token)
     if actor is None:
-        raise AuthenticationRequired("the API token is invalid or revoked")
+        if g.get("bad_token"):  # the 401 page itself asks who is there: nobody
+            return None
+        g.bad_token = True
+        raise AuthenticationRequired("the API token is invalid or revoked", reason="bad_token")
     g.auth_via_token = True
     return SessionUser(actor, 0)
 

@@ -105,6 +105,7 @@ TEXTS: dict[str, Text] = {
     "bulk_tags": _l("批量修改标签请用“添加标签”和“移除标签”"),
     # who may do what (services/permissions.py)
     "login": _l("请先登录"),
+    "bad_token": _l("API 令牌无效或已撤销"),
     "uploaders_only": _l("只有资源编辑和管理员可以上传资源"),
     "no_resource": _l("没有这个资源，或者您无权查看"),
     "not_editable": _l("您无权修改这个资源"),
