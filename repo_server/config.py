@@ -158,6 +158,28 @@ class Settings:
         "Where login-attempt counters live: empty uses REPO_QUEUE_URL when that is Redis (shared "
         "by every worker and machine), else each web worker's memory (`memory://`: the limit then "
         "applies per worker process).")
+    mirror_name: str = _setting(
+        "REPO_MIRROR_NAME", "",
+        "This server's name in a mirror chain (city → county → school), written into the mirror "
+        "tree's CURRENT and the downstream traces. Empty: the host name.")
+    mirror_keep_serials: int = _setting(
+        "REPO_MIRROR_KEEP_SERIALS", 5,
+        "The mirror tree keeps the manifests of the last N published serials, and every object "
+        "they reference, so a school still syncing an older serial finds its files.",
+        parse=_positive_int)
+    mirror_keep_days: int = _setting(
+        "REPO_MIRROR_KEEP_DAYS", 7,
+        "The mirror tree also keeps every manifest younger than this many days, with its "
+        "objects: an object leaves the tree only when neither this rule nor "
+        "REPO_MIRROR_KEEP_SERIALS keeps it.", parse=_non_negative_int)
+    rsync_hosts_allow: str = _setting(
+        "REPO_RSYNC_HOSTS_ALLOW", "127.0.0.1 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16",
+        "Addresses allowed to reach the mirror's rsync module (space separated, CIDR allowed), "
+        "written into `repo-server mirror rsyncd-conf`; everyone else is refused.")
+    rsync_max_connections: int = _setting(
+        "REPO_RSYNC_MAX_CONNECTIONS", 10,
+        "Schools syncing from the rsync module at the same time; the next one is told to retry "
+        "later (rsync exit code 5, 'max connections').", parse=_positive_int)
     vocab_seed: Path = _setting(
         "REPO_VOCAB_SEED", Path(__file__).parent / "catalog" / "seed" / "vocab.json",
         "Vocabulary seed (学段, 年级, 学科, 教材版本, 册次, 资源类型) loaded by `repo-server init`.",
@@ -196,6 +218,16 @@ class Settings:
     def queue_file(self) -> Path:
         """The embedded job queue (SqliteHuey) when REPO_QUEUE_URL is empty."""
         return self.data_dir / "queue.sqlite3"
+
+    @property
+    def mirror_dir(self) -> Path:
+        """The exported mirror tree (objects/, manifests/, CURRENT) that schools sync from."""
+        return self.data_dir / "mirror"
+
+    @property
+    def rsync_secrets(self) -> Path:
+        """The rsync daemon's secrets file: one `school:secret` line per school (mode 0600)."""
+        return self.data_dir / "rsyncd.secrets"
 
     # -- construction -----------------------------------------------------------------
     @classmethod

@@ -5,7 +5,7 @@ Importing this package registers every command on the group.
 
 from __future__ import annotations
 
-from . import importing, indexing, media, operations, people, vocabulary  # noqa: F401  (registers commands)
+from . import importing, indexing, media, mirror, operations, people, vocabulary  # noqa: F401  (registers commands)
 from .base import cli
 
 __all__ = ["main", "cli"]
