@@ -29,6 +29,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter, OrderedDict
 
+import numpy as np
 from whoosh import index
 
 from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
@@ -40,8 +41,9 @@ _POSTINGS_BUDGET = 20_000_000     # cached postings across all segments (~160 MB
 _ALLOWED_PER_SEGMENT = 256
 _K1, _B, _TIE = 1.2, 0.75, 0.1
 _GROUPS = {"text": tuple(TEXT_BOOSTS.items()), "pinyin": ((PINYIN_FIELD, PINYIN_BOOST),)}
-_COUNT_BY_VALUE = 4_000   # matched documents from which facets are counted value by value
+_COUNT_BY_VALUE = 256     # matched documents (per segment) from which facets are counted with numpy
 _PROBE_RATIO = 16   # candidates × this < postings: look each candidate up instead of scanning
+_WALK_RATIO = 8     # matches × this ≥ segment size: walk the sorted order instead of sorting them
 
 
 class _Posting:
@@ -55,6 +57,10 @@ class _Posting:
     def __len__(self) -> int:
         return len(self.docs)
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The same postings as numpy arrays (views of the same memory, no copy)."""
+        return np.frombuffer(self.docs, dtype=np.intc), np.frombuffer(self.tfs, dtype=np.uintc)
+
     def tf(self, doc: int) -> int | None:
         i = bisect_left(self.docs, doc)
         return self.tfs[i] if i < len(self.docs) and self.docs[i] == doc else None
@@ -65,20 +71,25 @@ class _Posting:
             return {d for d in candidates if self.tf(d) is not None}
         return candidates.intersection(self.docs)
 
-    def items_in(self, candidates: set[int]):
-        """(docnum, tf) for the candidates in this posting list."""
-        if len(candidates) * _PROBE_RATIO < len(self.docs):
-            for d in candidates:
-                tf = self.tf(d)
-                if tf is not None:
-                    yield d, tf
-        else:
-            for d, tf in zip(self.docs, self.tfs, strict=True):
-                if d in candidates:
-                    yield d, tf
-
 
 _EMPTY = _Posting(array("i"), array("I"))
+
+
+def _meet(docs: np.ndarray, posting_docs: np.ndarray, posting_tfs: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The documents of sorted `docs` found in a posting list: (their positions in `docs`,
+    their term frequencies, their docnums). Binary search from the shorter side."""
+    if not len(docs) or not len(posting_docs):
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, np.zeros(0), empty
+    if len(docs) * _PROBE_RATIO < len(posting_docs):   # few candidates, long postings
+        at = np.minimum(np.searchsorted(posting_docs, docs), len(posting_docs) - 1)
+        hit = posting_docs[at] == docs
+        where = np.flatnonzero(hit)
+        return where, posting_tfs[at[hit]].astype(np.float64), docs[hit]
+    at = np.minimum(np.searchsorted(docs, posting_docs), len(docs) - 1)
+    hit = docs[at] == posting_docs
+    return at[hit], posting_tfs[hit].astype(np.float64), posting_docs[hit]
 
 
 class _Postings:
@@ -126,8 +137,9 @@ class _Segment:
     def __init__(self, segment_id: str) -> None:
         self.id = segment_id
         self.columns: dict[str, list] = {}
-        self.value_docs: dict[str, dict[str, frozenset[int]]] = {}
-        self.lengths: dict[str, list[int]] = {}
+        self.codes: dict[str, tuple[list, np.ndarray]] = {}   # field → (values, value index per doc)
+        self.lengths: dict[str, np.ndarray] = {}
+        self.orders: dict[str, array] = {}     # field → local docnums, largest value first
         self.allowed: OrderedDict[tuple, frozenset[int] | None] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -220,33 +232,38 @@ class WhooshReader:
                 seg.columns[field] = values
         return values
 
-    def _count(self, reader, seg: _Segment, field: str, docs: set[int], counts: Counter) -> None:
-        """Add the facet values of `docs` to `counts`. Many documents: one set intersection
-        (in C) per value; few: a look-up per document."""
+    def _count(self, reader, seg: _Segment, field: str, docs: set[int], counts: Counter,
+               arrays: dict[int, tuple[set[int], np.ndarray]]) -> None:
+        """Add the facet values of `docs` to `counts`. Few documents: a look-up per document;
+        many: one bincount over the segment's value codes (`arrays` keeps each set's numpy
+        form for the request, since most facets count the same set)."""
         if len(docs) < self.count_by_value:
             column = self._column(reader, seg, field)
             counts.update(column[d] for d in docs)
             return
         with seg.lock:
-            by_value = seg.value_docs.get(field)
-        if by_value is None:
-            grouped: dict[str, list[int]] = {}
-            for d, value in enumerate(self._column(reader, seg, field)):
-                grouped.setdefault(value, []).append(d)
-            by_value = {value: frozenset(ds) for value, ds in grouped.items()}
+            coded = seg.codes.get(field)
+        if coded is None:
+            column = self._column(reader, seg, field)
+            values = list(dict.fromkeys(column))
+            index_of = {value: i for i, value in enumerate(values)}
+            coded = (values, np.fromiter((index_of[v] for v in column), dtype=np.intp, count=len(column)))
             with seg.lock:
-                seg.value_docs[field] = by_value
-        for value, having in by_value.items():
-            n = len(docs & having)   # CPython walks the smaller of the two
+                seg.codes[field] = coded
+        values, codes = coded
+        if id(docs) not in arrays:  # the entry keeps `docs` alive, so its id is not reused
+            arrays[id(docs)] = (docs, np.fromiter(docs, dtype=np.intp, count=len(docs)))
+        for i, n in enumerate(np.bincount(codes[arrays[id(docs)][1]], minlength=len(values)).tolist()):
             if n:
-                counts[value] += n
+                counts[values[i]] += n
 
     @staticmethod
-    def _lengths(reader, seg: _Segment, field: str) -> list[int]:
+    def _lengths(reader, seg: _Segment, field: str) -> np.ndarray:
         with seg.lock:
             values = seg.lengths.get(field)
         if values is None:
-            values = [reader.doc_field_length(d, field, 0) for d in range(reader.doc_count_all())]
+            values = np.fromiter((reader.doc_field_length(d, field, 0) for d in range(reader.doc_count_all())),
+                                 dtype=np.float64, count=reader.doc_count_all())
             with seg.lock:
                 seg.lengths[field] = values
         return values
@@ -300,12 +317,13 @@ class WhooshReader:
         return matched
 
     # -- scoring ---------------------------------------------------------------------------------
-    def _scores(self, searcher, leaves, per_leaf, text: TextQuery) -> dict[int, float]:
-        """BM25 (tantivy's formulas) of the matched documents, keyed by global docnum."""
+    def _scores(self, searcher, leaves, per_leaf, text: TextQuery) -> tuple[np.ndarray, np.ndarray]:
+        """(global docnums, BM25 scores with tantivy's formulas) of the matched documents,
+        computed with numpy over whole posting lists: a word matching half the library is
+        tens of thousands of documents, too many to score one by one in Python."""
         total_docs = max(searcher.doc_count(), 1)
         stats: dict[tuple[str, str], float] = {}
         average: dict[str, float] = {}
-        scores: dict[int, float] = {}
 
         def idf(field: str, token: str) -> float:
             key = (field, token)
@@ -319,49 +337,51 @@ class WhooshReader:
                 average[field] = max(searcher.field_length(field) / total_docs, 1e-9)
             return average[field]
 
+        all_docs, all_scores = [], []
         for (reader, offset, seg, _), local in zip(leaves, per_leaf, strict=True):
             if not local:
                 continue
-            token_scores: dict[tuple[str, str], dict[int, float]] = {}
+            docs = np.fromiter(local, dtype=np.intp, count=len(local))
+            docs.sort()
+            token_scores: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+            total = np.zeros(len(docs))
             for clause in text.clauses:
                 for alternative in clause:
+                    summed, present = np.zeros(len(docs)), np.ones(len(docs), dtype=bool)
                     for group, token in alternative:
                         if (group, token) not in token_scores:
                             token_scores[(group, token)] = self._token_scores(
-                                reader, seg, group, token, local, idf, avgdl)
-            for d in local:
-                total = 0.0
-                for clause in text.clauses:
-                    for alternative in clause:
-                        parts = [token_scores[t].get(d) for t in alternative]
-                        if None not in parts:
-                            total += sum(parts)
-                scores[d + offset] = total
-        return scores
+                                reader, seg, group, token, docs, idf, avgdl)
+                        score, found = token_scores[(group, token)]
+                        summed += score
+                        present &= found
+                    total += np.where(present, summed, 0.0)   # an alternative counts when all its tokens match
+            all_docs.append(docs + offset)
+            all_scores.append(total)
+        if not all_docs:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        return np.concatenate(all_docs), np.concatenate(all_scores)
 
-    def _token_scores(self, reader, seg: _Segment, group: str, token: str, local: set[int],
-                      idf, avgdl) -> dict[int, float]:
-        """Per document: the best field's BM25 plus 0.1 × the other fields' (disjunction max)."""
-        best: dict[int, float] = {}
-        rest: dict[int, float] = {}
+    def _token_scores(self, reader, seg: _Segment, group: str, token: str, docs: np.ndarray,
+                      idf, avgdl) -> tuple[np.ndarray, np.ndarray]:
+        """Per document of `docs` (sorted local docnums): the best field's BM25 plus 0.1 × the
+        other fields' (disjunction max), and whether any field holds the token."""
+        best, summed = np.zeros(len(docs)), np.zeros(len(docs))
+        found = np.zeros(len(docs), dtype=bool)
         for field, boost in _GROUPS[group]:
             postings = self._docs(reader, seg, field, token)
             if not postings:
                 continue
-            lengths = self._lengths(reader, seg, field)
-            scale, base, per_token = boost * idf(field, token) * (_K1 + 1), _K1 * (1 - _B), \
-                _K1 * _B / avgdl(field)
-            for d, tf in postings.items_in(local):
-                score = scale * tf / (tf + base + per_token * lengths[d])
-                previous = best.get(d)
-                if previous is None:
-                    best[d] = score
-                elif score > previous:
-                    best[d] = score
-                    rest[d] = rest.get(d, 0.0) + previous
-                else:
-                    rest[d] = rest.get(d, 0.0) + score
-        return {d: score + _TIE * rest.get(d, 0.0) for d, score in best.items()}
+            where, tfs, doc_ids = _meet(docs, *postings.arrays())
+            if not len(where):
+                continue
+            lengths = self._lengths(reader, seg, field)[doc_ids]
+            scale, base, per_token = boost * idf(field, token) * (_K1 + 1), _K1 * (1 - _B), _K1 * _B / avgdl(field)
+            score = scale * tfs / (tfs + base + per_token * lengths)
+            summed[where] += score
+            best[where] = np.maximum(best[where], score)
+            found[where] = True
+        return best + _TIE * (summed - best), found
 
     # -- searching ---------------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResult:
@@ -378,6 +398,7 @@ class WhooshReader:
             local = visible
             for f in chosen.values():
                 local = local & f if f is not None else local
+            arrays: dict[int, tuple[set[int], np.ndarray]] = {}
             for name in request.facets:
                 docs = local
                 if name in disjunctive:  # this facet's counts ignore its own filter
@@ -385,7 +406,7 @@ class WhooshReader:
                     for other, f in chosen.items():
                         if other != name and f is not None:
                             docs = docs & f
-                self._count(reader, seg, name, docs, counts[name])
+                self._count(reader, seg, name, docs, counts[name], arrays)
             per_leaf.append(local)
         total = sum(len(local) for local in per_leaf)
         wanted = request.offset + request.limit
@@ -411,16 +432,43 @@ class WhooshReader:
         """(global docnum, score) of the first `wanted` results; ties go to the lower docnum."""
         field = {"newest": "created", "downloads": "downloads"}.get(request.sort)
         if field is None and request.text is not None:
-            scores = self._scores(searcher, leaves, per_leaf, request.text)
-            best = heapq.nlargest(wanted, scores.items(), key=lambda item: (item[1], -item[0]))
-            return [(d, s) for d, s in best]
+            docs, scores = self._scores(searcher, leaves, per_leaf, request.text)
+            if len(scores) > wanted:  # keep the `wanted` best, and any tied with the last of them
+                kth = np.partition(scores, len(scores) - wanted)[len(scores) - wanted]
+                docs, scores = docs[scores >= kth], scores[scores >= kth]
+            order = np.lexsort((docs, -scores))[:wanted]   # best first; ties: lower docnum first
+            return [(int(docs[i]), float(scores[i])) for i in order]
         if field is None:  # browsing by relevance: every score is equal, keep index order
             everything = sorted(d + offset for (_, offset, _, _), local in zip(leaves, per_leaf, strict=True)
                                 for d in local)
             return [(d, 0.0) for d in everything[:wanted]]
-        keyed = ((self._column(reader, seg, field)[d], -(d + offset))
-                 for (reader, offset, seg, _), local in zip(leaves, per_leaf, strict=True) for d in local)
+        keyed = []
+        for (reader, offset, seg, _), local in zip(leaves, per_leaf, strict=True):
+            column = self._column(reader, seg, field)
+            if len(local) * _WALK_RATIO >= len(column):
+                # Many matches (browsing everything by date): the segment's documents in
+                # value order, cached, walked until `wanted` matches; not a sort of them all.
+                firsts = []
+                for d in self._order(seg, field, column):
+                    if d in local:
+                        firsts.append(d)
+                        if len(firsts) == wanted:
+                            break
+            else:
+                firsts = local
+            keyed += [(column[d], -(d + offset)) for d in firsts]
         return [(-negated, 0.0) for _, negated in heapq.nlargest(wanted, keyed)]
+
+    @staticmethod
+    def _order(seg: _Segment, field: str, column: list) -> array:
+        """The segment's local docnums by `field`, largest first, ties by docnum (as `_top`)."""
+        with seg.lock:
+            order = seg.orders.get(field)
+        if order is None:
+            order = array("i", sorted(range(len(column)), key=lambda d: -column[d]))
+            with seg.lock:
+                seg.orders[field] = order
+        return order
 
     # -- statistics ---------------------------------------------------------------------------------
     def doc_freq(self, field: str, token: str) -> int:

@@ -142,6 +142,26 @@ def test_sorting_and_stable_paging(library, find) -> None:
     assert find(None, offset=100, limit=10) == []
 
 
+def test_sorting_by_a_field_across_segments_with_ties_and_deletions(index, doc, find) -> None:
+    """Browsing everything by date (most of the library matches) and a narrow filter (few
+    match) order alike: largest value first, ties in index order, deletions skipped."""
+    created = {f"d{n:03}": (n * 7) % 50 for n in range(150)}       # three of each date
+    for start in range(0, 150, 50):                                  # one commit per 50: segments
+        writer = index.try_writer()
+        writer.apply([doc(i, "资料", created=c, facets={"grade": "G1" if n % 10 == 0 else "G2"})
+                      for n, (i, c) in enumerate(list(created.items())[start:start + 50], start)], [])
+        writer.close()
+    writer = index.try_writer()
+    writer.apply([], ["d049", "d000"])
+    writer.close()
+    del created["d049"], created["d000"]
+    everything = find(None, sort="newest", limit=200)
+    assert [created[i] for i in everything] == sorted(created.values(), reverse=True)
+    assert find(None, sort="newest", offset=10, limit=25) == everything[10:35]
+    few = find(None, sort="newest", filters={"grade": ("G1",)}, limit=200)
+    assert few == [i for i in everything if int(i[1:]) % 10 == 0]
+
+
 def test_upsert_replaces_and_delete_removes(library, doc, find) -> None:
     writer = library.try_writer()
     writer.apply([doc("pyth", "毕达哥拉斯定理 课件")], ["autumn"], seq=12)
