@@ -5,7 +5,7 @@ from the catalog; every other line is copied from the base unread (a full run re
 them all). The merge walks base and recomputed entries in id order (manifest.join_sorted),
 exporting the objects of each new or changed entry before its line is written, so memory
 stays constant for any library size. When no line differs, nothing left and the vocabulary
-is the same, no serial is made. Otherwise: object directories fsync'd, manifest renamed
+is the same, no serial is made. Otherwise: objects made durable (tree.py), manifest renamed
 into place, delta, CURRENT by rename — "pool first, indices last". Serial numbers are never
 reused: a run killed after its manifest appeared leaves that file alone and the next run
 takes the number after it, so a manifest file, once it exists, never changes.
@@ -144,6 +144,7 @@ class Build:
         scan_started = utcnow()
         with catalog.read() as session:
             seq = last_seq(session)     # changes up to here are committed (events.ChangeCounter)
+            incremental = incremental and int(state.get("seq") or 0) <= seq   # else: a restored catalog
             vocabulary = vocabulary_section(session)
             builder = EntryBuilder(session, max_text_chars=settings.extract_max_chars, put_text=tree.put_bytes)
             since = datetime.fromisoformat(state["media_since"]) if state.get("media_since") else None
@@ -181,7 +182,7 @@ class Build:
             report.seconds = round(time.monotonic() - started, 2)
             return report   # the same content: no new serial
 
-        tree.sync_dirs()
+        tree.make_durable()
         self.step("objects")
         tree.install(manifest.path, tree.manifest_path(serial))
         report.manifest_bytes = size

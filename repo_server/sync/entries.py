@@ -55,7 +55,9 @@ def _iso(value: datetime) -> str:
 
 
 def eligible_ids(session: Session, after: str, limit: int) -> list[str]:
-    """The next `limit` ids of mirrored resources above `after`, in id order."""
+    """The next `limit` ids of mirrored resources above `after`, in id order. Ids are
+    lowercase hex (catalog.base.new_id, kept by every tier), which every collation orders
+    like Python does, so the database's order is the manifest's."""
     return list(session.scalars(select(Resource.id).where(Resource.id > after, *MIRRORED)
                                 .order_by(Resource.id).limit(limit)))
 
@@ -66,8 +68,9 @@ def vocabulary_section(session: Session) -> list[dict[str, Any]]:
     aliases: dict[int, list[str]] = defaultdict(list)
     for term_id, alias in session.execute(select(VocabAlias.term_id, VocabAlias.alias)):
         aliases[term_id].append(alias)
-    terms = session.scalars(select(VocabTerm).order_by(VocabTerm.scheme, VocabTerm.position,
-                                                       VocabTerm.code)).all()
+    # Sorted here, not by the database: PostgreSQL orders text by the server's locale,
+    # SQLite by bytes, and the manifest must not depend on which one answered.
+    terms = sorted(session.scalars(select(VocabTerm)), key=lambda t: (t.scheme, t.position, t.code))
     return [{"scheme": t.scheme, "code": t.code, "name": t.name, "position": t.position,
              "active": bool(t.active), "data": dict(t.data or {}), "aliases": sorted(aliases[t.id])}
             for t in terms]

@@ -320,3 +320,14 @@ def test_a_tree_that_lost_its_state_is_rebuilt_in_full(services, library, tree) 
     assert report.full and not report.published and report.exported == 1
     assert verify_tree(tree, deep=True).ok
 
+
+
+def test_a_catalog_restored_to_an_older_sequence_gets_a_full_run(services, library, tree) -> None:
+    library.pdf()
+    publish(services, root=tree)
+    state_path = tree / ".state" / "publisher.json"
+    state = json.loads(state_path.read_text())
+    state_path.write_text(json.dumps({**state, "seq": state["seq"] + 1000}))   # ahead of the catalog
+    added = library.pdf("恢复后.pdf")
+    report = publish(services, root=tree)
+    assert report.full and report.serial == 2 and added["id"] in manifest(tree)[2]
