@@ -36,7 +36,8 @@ def mirror() -> None:
 @click.option("--full", is_flag=True,
               help="Recompute every resource and re-check every object (nightly reconciliation).")
 @click.option("--gc/--no-gc", "gc", default=None,
-              help="Force or skip garbage collection (default: after a new serial, hourly at most).")
+              help="After a new serial, collect garbage even if the last collection was less than "
+                   "an hour ago (--gc), or not at all (--no-gc). `mirror gc` collects any time.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handles_errors
 def publish_command(full: bool, gc: bool | None, as_json: bool) -> None:
