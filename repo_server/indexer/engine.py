@@ -51,7 +51,9 @@ class Engine(Protocol):
     def create(self, path: Path) -> None:
         """Create an empty index in an empty directory."""
 
-    def open_reader(self, path: Path) -> EngineReader: ...
+    def open_reader(self, path: Path, *, schema: int) -> EngineReader:
+        """A reader of the generation at `path`, written with schema version `schema` (an
+        engine may answer older generations differently until the rebuild replaces them)."""
 
     def open_writer(self, path: Path) -> EngineWriter: ...
 

@@ -81,7 +81,8 @@ class SearchIndex:
         live = self.store.ensure_current()
         with self._lock:
             if self._reader is None or self._reader_generation != live:
-                old, self._reader = self._reader, self.engine.open_reader(live)
+                old, self._reader = self._reader, self.engine.open_reader(
+                    live, schema=self.store.read_meta(live).schema)
                 self._reader_generation = live
                 if old is not None:
                     old.close()

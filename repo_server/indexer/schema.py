@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = ["SearchDocument", "TEXT_FIELDS", "TEXT_BOOSTS", "PINYIN_FIELD", "PINYIN_BOOST",
-           "SOUNDS_FIELD", "FACET_FIELDS", "ACCESS_FIELDS", "AUDIENCE_FIELD", "SORTS", "SCHEMA_VERSION"]
+           "SOUNDS_FIELD", "FACET_FIELDS", "ACCESS_FIELDS", "AUDIENCE_FIELD", "HIDDEN_KEY", "SORTS",
+           "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 3   # 2: the audience field; 3: synonyms folded into one canonical term
+SCHEMA_VERSION = 4   # 2: the audience field; 3: synonyms folded into one canonical term;
+                     # 4: the "hidden" audience key on what is not public
 
 # Full-text fields and how much a match in each counts (title first, body text last).
 TEXT_BOOSTS = {"title": 5.0, "labels": 2.0, "tags": 2.0, "description": 1.5, "body": 1.0}
@@ -28,6 +30,10 @@ ACCESS_FIELDS = ("visibility", "status", "org_id", "owner_id", "org_path")
 # document: a permission filter is then a union of a few terms instead of a union of
 # intersections over large posting lists (it halved Tantivy's query time at 100k items).
 AUDIENCE_FIELD = "audience"
+# The audience key of every document that is not public and published: an engine may then
+# filter by *excluding* the hidden documents the reader may not see (a few, usually)
+# instead of intersecting with everything they may see (nearly the whole library).
+HIDDEN_KEY = "hidden"
 SORTS = ("relevance", "newest", "downloads")
 
 
@@ -55,11 +61,14 @@ class SearchDocument:
         """Who may find this document, as the keys `AccessFilter.audience` produces: "public"
         (published public items), "org:<id>" (published items visible to that organisation),
         "owner:<id>" (the uploader, any status) and "under:<id>" for the owning organisation and
-        each one above it (their editors, any status)."""
+        each one above it (their editors, any status); and HIDDEN_KEY for everything that is
+        not public ("public" and "hidden" split the library in two)."""
         keys = []
         if self.status == "published" and self.visibility == "public":
             keys.append("public")
-        elif self.status == "published" and self.visibility == "organisation" and self.org_id:
+        else:
+            keys.append(HIDDEN_KEY)
+        if self.status == "published" and self.visibility == "organisation" and self.org_id:
             keys.append(f"org:{self.org_id}")
         if self.owner_id:
             keys.append(f"owner:{self.owner_id}")

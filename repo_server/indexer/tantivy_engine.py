@@ -19,8 +19,8 @@ import tantivy
 from tantivy import Occur, Query
 
 from .query import AccessFilter, Hit, SearchRequest, SearchResult, TextQuery
-from .schema import (ACCESS_FIELDS, AUDIENCE_FIELD, FACET_FIELDS, PINYIN_BOOST, PINYIN_FIELD, SOUNDS_FIELD,
-                     TEXT_BOOSTS, SearchDocument)
+from .schema import (ACCESS_FIELDS, AUDIENCE_FIELD, FACET_FIELDS, HIDDEN_KEY, PINYIN_BOOST, PINYIN_FIELD,
+                     SOUNDS_FIELD, TEXT_BOOSTS, SearchDocument)
 
 __all__ = ["TantivyEngine"]
 
@@ -70,8 +70,8 @@ class TantivyEngine:
     def create(self, path: Path) -> None:
         tantivy.Index(_schema(), path=str(path), reuse=False)
 
-    def open_reader(self, path: Path) -> "TantivyReader":
-        return TantivyReader(tantivy.Index.open(str(path)))
+    def open_reader(self, path: Path, *, schema: int) -> "TantivyReader":
+        return TantivyReader(tantivy.Index.open(str(path)), hidden_key=schema >= 4)
 
     def open_writer(self, path: Path) -> "TantivyWriter":
         return TantivyWriter(tantivy.Index.open(str(path)))
@@ -131,11 +131,12 @@ def _document(doc: SearchDocument, *, audience: bool = True) -> tantivy.Document
 
 
 class TantivyReader:
-    def __init__(self, index: tantivy.Index) -> None:
+    def __init__(self, index: tantivy.Index, *, hidden_key: bool = True) -> None:
         self._index = index
         self._schema = index.schema
         self._lock = threading.Lock()
         self._has_audience = _has_audience(self._schema)
+        self._hidden_key = hidden_key and self._has_audience   # schema ≥ 4: see _access
 
     # -- query translation ------------------------------------------------------------------
     def _term(self, field: str, token: str, boost: float = 1.0) -> Query:
@@ -157,14 +158,27 @@ class TantivyReader:
         occur = Occur.Must if text.match_all_clauses else Occur.Should
         return Query.boolean_query([(occur, c) for c in clauses])
 
-    def _access(self, access: AccessFilter) -> Query | None:
+    def _access(self, access: AccessFilter, *, narrowed: bool = True) -> list[tuple[Occur, Query]]:
+        """The permission rule as clauses (none for administrators). When words or filters
+        narrow the request, a reader who sees public items is filtered by excluding the
+        hidden documents they may not see: most of the library is public, and intersecting a
+        broad query with "everything visible" cost a fifth of its time at a million items.
+        Otherwise (browsing everything, or no public access) by the union of their audience
+        keys, which is then the cheaper way to walk the library."""
         if access.admin:
-            return None
+            return []
         if self._has_audience:
             keys = access.audience()
             if not keys:
-                return Query.empty_query()
-            return Query.boolean_query([(Occur.Should, self._term(AUDIENCE_FIELD, k)) for k in keys])
+                return [(Occur.Must, Query.empty_query())]
+            if access.public and self._hidden_key and narrowed:
+                hidden = self._term(AUDIENCE_FIELD, HIDDEN_KEY)
+                own = [(Occur.Should, self._term(AUDIENCE_FIELD, k)) for k in keys if k != "public"]
+                if own:
+                    hidden = Query.boolean_query([(Occur.Must, hidden), (Occur.MustNot, Query.boolean_query(own))])
+                return [(Occur.MustNot, hidden)]
+            union = Query.boolean_query([(Occur.Should, self._term(AUDIENCE_FIELD, k)) for k in keys])
+            return [(Occur.Must, Query.const_score_query(union, 0.0))]
         published = (Occur.Must, self._term("status", "published"))
         options = []
         if access.public:
@@ -178,16 +192,14 @@ class TantivyReader:
         if access.managed_org_id:
             options.append(self._term("org_path", access.managed_org_id))
         if not options:
-            return Query.empty_query()
-        return Query.boolean_query([(Occur.Should, o) for o in options])
+            return [(Occur.Must, Query.empty_query())]
+        union = Query.boolean_query([(Occur.Should, o) for o in options])
+        return [(Occur.Must, Query.const_score_query(union, 0.0))]
 
     def _base(self, request: SearchRequest) -> list[tuple[Occur, Query]]:
         """Text and permissions: what every count of the request starts from."""
-        parts = [(Occur.Must, self._text(request.text) if request.text else Query.all_query())]
-        access = self._access(request.access)
-        if access is not None:
-            parts.append((Occur.Must, Query.const_score_query(access, 0.0)))
-        return parts
+        return [(Occur.Must, self._text(request.text) if request.text else Query.all_query()),
+                *self._access(request.access, narrowed=request.text is not None or any(request.filters.values()))]
 
     def _filter(self, field: str, values: tuple[str, ...]) -> Query:
         return Query.const_score_query(Query.term_set_query(self._schema, field, list(values)), 0.0)

@@ -39,7 +39,7 @@ class WhooshEngine:
     def create(self, path: Path) -> None:
         index.create_in(str(path), _schema())
 
-    def open_reader(self, path: Path) -> WhooshReader:
+    def open_reader(self, path: Path, *, schema: int) -> WhooshReader:
         return WhooshReader(index.open_dir(str(path)))
 
     def open_writer(self, path: Path) -> "WhooshWriter":

@@ -40,12 +40,21 @@ def _schema_1_generation(idx: SearchIndex) -> None:
     idx.store.write_meta(live, replace(idx.store.read_meta(live), schema=1))
 
 
-@pytest.fixture(params=[*ENGINES, "tantivy-schema-1"])
+def _schema_3_generation(idx: SearchIndex) -> None:
+    """A generation marked as written before the "hidden" audience key: the reader must
+    filter by the union of the asker's keys, not by excluding hidden documents."""
+    live = idx.store.ensure_current()
+    idx.store.write_meta(live, replace(idx.store.read_meta(live), schema=3))
+
+
+@pytest.fixture(params=[*ENGINES, "tantivy-schema-1", "tantivy-schema-3"])
 def index(request, tmp_path: Path) -> Iterator[SearchIndex]:
-    """Every engine, and Tantivy on a generation of the previous schema."""
+    """Every engine, and Tantivy on generations of earlier schemas."""
     idx = SearchIndex(tmp_path / "index", request.param.split("-")[0])
     if request.param == "tantivy-schema-1":
         _schema_1_generation(idx)
+    elif request.param == "tantivy-schema-3":
+        _schema_3_generation(idx)
     yield idx
     idx.close()
 
