@@ -79,7 +79,7 @@ def _conditions(session, path: list[tuple[str, str]]) -> list[ColumnElement[bool
             term_id = session.scalar(select(VocabTerm.id).where(
                 VocabTerm.scheme == level, VocabTerm.name == value, VocabTerm.active.is_(True)).limit(1))
             if term_id is None:
-                raise NotFound(f"no {level} called {value!r}")
+                raise NotFound(f"no {level} called {value!r}", field=level, reason="no_catalog_node", value=value)
             where.append(_COLUMN[level] == term_id)
         else:
             where.append(_COLUMN[level] == value)
@@ -95,7 +95,7 @@ def _parse_path(params: Mapping[str, str]) -> list[tuple[str, str]]:
             break
         path.append((level, value))
     if any((params.get(level) or "").strip() for level in LEVELS[len(path):]):
-        raise NotFound("a catalog path names its levels from the top (学段 first)")
+        raise NotFound("a catalog path names its levels from the top (学段 first)", reason="catalog_gap")
     return path
 
 

@@ -151,7 +151,7 @@ def _done(session: Session, source_sha256: str, profile: str) -> Derivative:
                                                 Derivative.profile == profile,
                                                 Derivative.status == "done"))
     if d is None:
-        raise NotFound(f"this resource has no {profile} (yet)")
+        raise NotFound(f"this resource has no {profile} (yet)", reason="no_derivative")
     return d
 
 
@@ -168,7 +168,7 @@ def derivative_target(svc: Services, actor: Actor, resource_id: str, profile: st
             sha256 = session.scalar(select(DerivativePage.blob_sha256).where(
                 DerivativePage.derivative_id == d.id, DerivativePage.number == page))
         if sha256 is None:
-            raise NotFound(f"no page {page}" if page is not None else f"this {profile} has no file")
+            raise NotFound(f"no page {page}" if page is not None else f"this {profile} has no file", reason="no_derivative")
         blob = session.get(Blob, sha256)
         stem = r.filename.rsplit(".", 1)[0] if "." in r.filename else r.filename
         suffix = f"-{page}" if page is not None else ""

@@ -108,6 +108,11 @@ TEXTS: dict[str, Text] = {
     "bad_token": _l("API 令牌无效或已撤销"),
     "uploaders_only": _l("只有资源编辑和管理员可以上传资源"),
     "no_resource": _l("没有这个资源，或者您无权查看"),
+    # the catalog tree, lessons, previews (services/browse.py, web/lesson_zip.py, services/derivatives.py)
+    "no_catalog_node": _l("目录中没有“%(value)s”"),
+    "catalog_gap": _l("目录路径须从学段开始逐级填写"),
+    "no_lesson": _l("这个资源没有归入某一课，无法下载整课"),
+    "no_derivative": _l("这个预览或转码文件还没有生成"),
     "not_editable": _l("您无权修改这个资源"),
     # the file itself (ingest/sniff.py, ingest/filenames.py, blobstore/staging.py, web/uploads.py)
     "empty_file": _l("“%(filename)s”是空文件（0 字节），没有保存"),

@@ -61,7 +61,7 @@ def lesson_zip(resource_id: str):
     actor = current_actor()
     lesson = lessons.lesson_of(svc, actor, resource_id)
     if lesson is None:
-        raise NotFound("this resource is not filed under a lesson (课)")
+        raise NotFound("this resource is not filed under a lesson (课)", reason="no_lesson")
     folder = _safe_part(lesson.name)
     archive = ZipStream(compress_type=ZIP_STORED, sized=True)
     taken: set[str] = set()

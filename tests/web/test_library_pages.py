@@ -53,8 +53,10 @@ def test_browse_walks_down_to_the_lesson_with_breadcrumbs(client, world, lesson)
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "第1课 勾股定理</a> <span class=\"count\">3</span>" in html
     assert html.count('class="crumbs"') == 1 and ">人教版</a>" in html and "<strong>第十七章 勾股定理</strong>" in html
-    assert client.get("/browse?lesson=x").status_code == 404
-    assert client.get("/browse?stage=火星").status_code == 404
+    gap = client.get("/browse?lesson=x")
+    assert gap.status_code == 404 and "目录路径须从学段开始逐级填写" in gap.get_data(as_text=True)
+    unknown = client.get("/browse?stage=火星")
+    assert unknown.status_code == 404 and "目录中没有“火星”" in unknown.get_data(as_text=True)
 
 
 def test_favourites_need_login_and_csrf_and_toggle(client, world, lesson) -> None:
