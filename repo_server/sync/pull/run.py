@@ -1,0 +1,260 @@
+"""One sync run, start to end (DESIGN.md §4, docs/mirrors.md "The downstream"):
+
+lock → end an orphan rsync → fetch CURRENT, stop when unchanged → the new manifest (the
+delta applied to the held one when its base is ours, else the whole manifest; hashes
+checked either way) → selection → plan → stage 1: missing objects into the staging area,
+verified, then adopted by the blob store (a rename with the local store: no copy) → stage 2:
+the catalog in one transaction, the local index caught up → `sync/CURRENT` LAST by rename →
+garbage collection one version late → status.json, trace.jsonl, report upstream.
+
+Nothing here knows Flask or the search index: the caller passes `catch_up` (the index) and
+the catalog and blob store (`Wiring`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from repo_server.blobstore import BlobStore, StagedFile
+from repo_server.errors import RepoError, StorageError
+from repo_server.locks import FileLock
+
+from ..build import Wiring
+from ..delta import apply_delta
+from ..manifest import ManifestError, file_sha256, parse_line, read_manifest_head
+from ..tree import Current
+from .apply import ApplyReport, apply_entries
+from .errors import EXIT_CODES, SyncFailure
+from .fetch import Fetcher
+from .gc import LocalGc, collect_local
+from .plan import Plan, make_plan
+from .report import post_status
+from .rsync import Rsync, end_orphan
+from .selection import Selection
+from .source import parse_upstream
+from .state import SyncState, utc_now
+from .options import SyncOptions
+
+__all__ = ["SyncOutcome", "run_sync"]
+
+
+@dataclass
+class SyncOutcome:
+    status: dict[str, Any]
+    summary: list[str] = field(default_factory=list)
+    trace: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status["result"]]
+
+
+class _Run:
+    def __init__(self, options: SyncOptions, wiring: Wiring, state: SyncState,
+                 catch_up: Callable[[], str] | None, log: Callable[[str], None], outcome: SyncOutcome) -> None:
+        self.options, self.wiring, self.state, self.catch_up, self.log = options, wiring, state, catch_up, log
+        self.outcome, self.trace = outcome, outcome.trace
+        self.upstream = parse_upstream(options.upstream)
+        rsync = Rsync(rsync=options.rsync, pgid_file=state.pgid_file, stall_s=options.stall_s,
+                      run_timeout_s=options.run_timeout_s, log=log)
+        common = [f"--timeout={options.io_timeout_s}", "--no-motd"]
+        if options.bwlimit:
+            common.append(f"--bwlimit={options.bwlimit}")
+        common += self.upstream.transport_options(password_file=options.password_file,
+                                                  connect_timeout=options.connect_timeout_s, ssh_command=options.ssh)
+        self.fetcher = Fetcher(rsync, self.upstream, common, retries=options.retries,
+                               backoff_s=options.backoff_s, batch=options.batch, log=log)
+
+    # -- the steps -----------------------------------------------------------------------
+    def go(self) -> None:
+        state, status = self.state, self.outcome.status
+        if end_orphan(state.pgid_file):
+            self.log("ended an rsync left running by a killed earlier run")
+        current_path = self.fetcher.file("CURRENT", state.incoming)
+        current_bytes = current_path.read_bytes()
+        try:
+            remote = Current.from_dict(json.loads(current_bytes))
+        except (ValueError, ManifestError) as exc:
+            raise SyncFailure("failed", f"the upstream CURRENT is unreadable: {exc}") from None
+        status["upstream_serial"] = remote.serial
+        status["chain"] = [str(link.get("name", "")) for link in remote.chain] + [self.outcome.status["name"]]
+        self.trace.update(upstream_serial=remote.serial, upstream_chain=remote.chain)
+        applied = state.applied_current()
+        recorded = state.recorded()
+        if (applied and applied.get("sha256") == remote.sha256 and applied.get("serial") == remote.serial
+                and recorded.get("request") == self.options.request() and state.manifest.is_file()):
+            status["result"] = "up_to_date"
+            self.outcome.summary.append(f"up to date: serial {remote.serial} from {self.upstream.spec}")
+            return
+        new = self._manifest(remote, applied)
+        _, vocabulary = read_manifest_head(new)
+        selection = Selection.resolve(self.options.only, vocabulary, renditions=self.options.renditions,
+                                      pages=self.options.pages)
+        incremental = applied is not None and recorded.get("selection") == selection.as_dict() and state.manifest.is_file()
+        plan = make_plan(state.manifest if incremental else None, new, selection, self._have())
+        self.trace.update(incremental=incremental, needed_objects=len(plan.needed), needed_bytes=plan.needed_bytes)
+        texts = self._stage1(plan)
+        report = self._stage2(vocabulary, plan, selection, texts)
+        previous = state.commit(new, current_bytes, {"selection": selection.as_dict(), "request": self.options.request()},
+                                plan.referenced)
+        shutil.rmtree(texts, ignore_errors=True)
+        status.update(result="ok", serial=remote.serial)
+        gc = collect_local(self.wiring.blobs, plan.referenced | previous,
+                           max_percent=self.options.max_delete_percent, force=self.options.force)
+        self._summarise(applied, remote, plan, report, gc)
+
+    def _manifest(self, remote: Current, applied: dict[str, Any] | None) -> Path:
+        """The target manifest in incoming/, proven to be what CURRENT names."""
+        state, target = self.state, self.state.incoming / "manifest.json"
+        delta = remote.delta
+        if delta and applied and delta.get("base") == applied.get("serial") and state.manifest.is_file():
+            try:
+                path = self.fetcher.file(delta["path"], state.incoming)
+                if file_sha256(path) != (delta["sha256"], delta["size"]):
+                    raise ManifestError("the delta does not hash to what CURRENT says")
+                apply_delta(state.manifest, path, target)
+                path.unlink()
+                self.trace["manifest_from"] = "delta"
+                return target
+            except ManifestError as exc:
+                self.log(f"delta not usable ({exc.message}): fetching the whole manifest")
+        basis = state.incoming / remote.manifest.rsplit("/", 1)[-1]
+        if state.manifest.is_file():          # rsync's delta transfer finds the unchanged lines
+            shutil.copyfile(state.manifest, basis)
+        path = self.fetcher.file(remote.manifest, state.incoming, keep=True)
+        if file_sha256(path) != (remote.sha256, remote.size):
+            path.unlink()
+            raise SyncFailure("retry", f"{remote.manifest} does not hash to what CURRENT names "
+                                       "(the upstream published meanwhile?)")
+        path.replace(target)
+        self.trace["manifest_from"] = "manifest"
+        return target
+
+    def _have(self) -> Callable[[str], bool]:
+        blobs = self.wiring.blobs
+        if blobs.local_path(_ZERO) is not None:
+            return lambda sha256: (blobs.local_path(sha256) or Path("/nonexistent")).is_file()
+        stored = set(blobs.iter_sha256())     # S3: one listing instead of a HEAD per object
+        return stored.__contains__
+
+    def _stage1(self, plan: Plan) -> Path:
+        """Fetch, verify, adopt. Texts wait in sync/incoming/texts for stage 2."""
+        texts = self.state.incoming / "texts"
+        texts.mkdir(exist_ok=True)
+        blobs: BlobStore = self.wiring.blobs
+
+        def accept(sha256: str, path: Path) -> None:
+            if sha256 in plan.texts:
+                if sha256 in plan.referenced:     # a text that is also a blob (a .txt upload)
+                    shutil.copyfile(path, texts / sha256)
+                else:
+                    path.replace(texts / sha256)
+                    return
+            with open(path, "rb") as stream:
+                head = stream.read(4096)
+            blobs.add(StagedFile.received(path, sha256=sha256, size=path.stat().st_size, head=head))
+
+        started = time.monotonic()
+        self.fetcher.objects(sorted(plan.needed.items()), self.state.staging, accept)
+        self.trace["stage1_s"] = round(time.monotonic() - started, 3)
+        return texts
+
+    def _stage2(self, vocabulary: list[dict[str, Any]], plan: Plan, selection: Selection, texts: Path) -> ApplyReport:
+        blobs = self.wiring.blobs
+
+        def read_text(sha256: str) -> str:
+            path = texts / sha256
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+            with blobs.open(sha256) as stream:
+                return stream.read().decode("utf-8")
+
+        started = time.monotonic()
+        with self.wiring.catalog.write() as session:
+            report = apply_entries(session, vocabulary, (parse_line(line) for line in plan.changed),
+                                   plan.keep, selection, read_text)
+        self.trace["apply_s"] = round(time.monotonic() - started, 3)
+        if self.catch_up is not None:
+            self.trace["index"] = self.catch_up()
+        return report
+
+    def _summarise(self, applied: dict[str, Any] | None, remote: Current, plan: Plan, report: ApplyReport,
+                   gc: LocalGc) -> None:
+        was = applied.get("serial") if applied else None
+        fetched = self.fetcher
+        self.trace.update(created=len(report.created), updated=len(report.updated), removed=len(report.removed),
+                          objects=fetched.objects_fetched, object_bytes=fetched.bytes_fetched,
+                          gc_deleted=gc.deleted, gc_refused=gc.refused, resources=len(plan.keep))
+        lines = self.outcome.summary
+        lines.append(f"serial {was or 'none'} → {remote.serial} from {self.upstream.spec} "
+                     f"({self.trace.get('manifest_from')}): {len(report.created)} new, {len(report.updated)} changed, "
+                     f"{len(report.removed)} removed; {len(plan.keep)} resources held")
+        lines.append(f"fetched {fetched.objects_fetched} objects, {_size(fetched.bytes_fetched)} "
+                     f"({_size(fetched.bytes)} on the wire)")
+        if gc.refused:
+            lines.append(f"gc refused to delete {gc.refused} of {gc.total} objects (more than "
+                         f"{self.options.max_delete_percent:g} %): run with --force if that is intended")
+        elif gc.deleted:
+            lines.append(f"gc deleted {gc.deleted} objects no longer referenced")
+
+
+_ZERO = "0" * 64
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def run_sync(options: SyncOptions, wiring: Wiring, *, name: str, catch_up: Callable[[], str] | None = None,
+             log: Callable[[str], None] = lambda _: None) -> SyncOutcome:
+    """Run one sync of `options.data_dir`; never raises for the outcomes listed in errors.py."""
+    state = SyncState.of(options.data_dir)
+    state.prepare()
+    previous = state.status() or {}
+    applied = state.applied_current() or {}
+    outcome = SyncOutcome(status={
+        "name": name, "upstream": options.upstream, "serial": applied.get("serial"),
+        "upstream_serial": previous.get("upstream_serial"), "result": "failed", "error": None,
+        "last_success_at": previous.get("last_success_at"), "last_attempt_at": utc_now(), "bytes": 0,
+        "duration_s": 0.0, "chain": [str(c.get("name", "")) for c in applied.get("chain", [])] + [name]})
+    lock = FileLock.try_acquire(state.lock_file)
+    if lock is None:
+        outcome.status.update(result="retry", error="another repo-sync is running for this data dir")
+        return outcome          # the running one owns status.json and the trace
+    started = time.monotonic()
+    run: _Run | None = None
+    try:
+        run = _Run(options, wiring, state, catch_up, log, outcome)
+        run.go()
+    except SyncFailure as failure:
+        outcome.status.update(result=failure.kind, error=failure.message)
+    except StorageError as exc:    # the local blob store: disk full, MinIO unreachable
+        outcome.status.update(result="retry", error=exc.message)
+    except RepoError as exc:       # the local catalog, a malformed manifest
+        outcome.status.update(result="failed", error=exc.message)
+    finally:
+        lock.release()
+    status = outcome.status
+    if status["result"] in ("ok", "up_to_date"):
+        status["last_success_at"] = status["last_attempt_at"]
+    status["bytes"] = run.fetcher.bytes if run else 0
+    status["duration_s"] = round(time.monotonic() - started, 3)
+    if status["error"]:
+        outcome.summary.append(f"{status['result']}: {status['error']}")
+    outcome.trace.update(at=status["last_attempt_at"], serial=status["serial"], bytes=status["bytes"],
+                         duration_s=status["duration_s"], chain=status["chain"], result=status["result"],
+                         error=status["error"])
+    state.write_status(status)
+    state.append_trace(outcome.trace)
+    if options.report_url and options.token:
+        post_status(options.report_url, options.token, {k: status[k] for k in status}, log=log)
+    return outcome
