@@ -191,6 +191,11 @@ class Settings:
     @property
     def catalog_url(self) -> str:
         """The SQLAlchemy URL of the catalog, SQLite under the data dir unless configured."""
+    mirror_mode: str = _setting(
+        "REPO_MIRROR_MODE", "auto",
+        "Serve this data dir read-only as a school/county mirror: uploads, edits and admin writes "
+        "are refused, search, preview and download work. `auto`: when scripts/repo-sync has "
+        "applied a version (<REPO_DATA_DIR>/sync/CURRENT exists).", choices=("auto", "on", "off"))
         if not self.database_url:
             return f"sqlite:///{(self.data_dir / 'catalog.sqlite3').resolve()}"
         url = self.database_url
@@ -223,6 +228,13 @@ class Settings:
     def mirror_dir(self) -> Path:
         """The exported mirror tree (objects/, manifests/, CURRENT) that schools sync from."""
         return self.data_dir / "mirror"
+
+    @property
+    def is_mirror(self) -> bool:
+        """This data dir is a mirror, served read-only (REPO_MIRROR_MODE)."""
+        if self.mirror_mode == "auto":
+            return (self.data_dir / "sync" / "CURRENT").is_file()
+        return self.mirror_mode == "on"
 
     @property
     def rsync_secrets(self) -> Path:

@@ -39,7 +39,8 @@ class RepoServer(BaseApplication):
         worker that wins the locks actually writes the index or extracts texts)."""
         app = create_app(self.settings)
         if self.settings.background_work:
-            work = BackgroundWork(app.extensions["repo"]).start()
+            # a mirror never extracts texts: they arrive with the sync (docs/mirrors.md)
+            work = BackgroundWork(app.extensions["repo"], extract=not self.settings.is_mirror).start()
             atexit.register(work.stop)
         return app
 

@@ -15,6 +15,7 @@ from . import throttle, tokens
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
+from .mirror_mode import init_app as init_mirror_mode
 from .uploads import StagingRequest, discard_staged_files
 
 __all__ = ["register", "StagingRequest"]
@@ -22,6 +23,7 @@ __all__ = ["register", "StagingRequest"]
 
 def register(app: Flask) -> None:
     app.request_class = StagingRequest
+    init_mirror_mode(app)  # a mirror refuses writes before anything else looks at them
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
