@@ -172,6 +172,11 @@ class Settings:
         "The mirror tree also keeps every manifest younger than this many days, with its "
         "objects: an object leaves the tree only when neither this rule nor "
         "REPO_MIRROR_KEEP_SERIALS keeps it.", parse=_non_negative_int)
+    mirror_stale_hours: int = _setting(
+        "REPO_MIRROR_STALE_HOURS", 48,
+        "A downstream mirror (or this server, when it is one) with no successful sync for longer "
+        "than this many hours is flagged stale on /admin/mirrors and in GET /api/v1/mirrors.",
+        parse=_positive_int)
     rsync_hosts_allow: str = _setting(
         "REPO_RSYNC_HOSTS_ALLOW", "127.0.0.1 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16",
         "Addresses allowed to reach the mirror's rsync module (space separated, CIDR allowed), "
@@ -186,16 +191,16 @@ class Settings:
         parse=Path)
     log_level: str = _setting(
         "REPO_LOG_LEVEL", "info", "Log level.", choices=("debug", "info", "warning", "error"))
-
-    # -- derived locations -------------------------------------------------------------
-    @property
-    def catalog_url(self) -> str:
-        """The SQLAlchemy URL of the catalog, SQLite under the data dir unless configured."""
     mirror_mode: str = _setting(
         "REPO_MIRROR_MODE", "auto",
         "Serve this data dir read-only as a school/county mirror: uploads, edits and admin writes "
         "are refused, search, preview and download work. `auto`: when scripts/repo-sync has "
         "applied a version (<REPO_DATA_DIR>/sync/CURRENT exists).", choices=("auto", "on", "off"))
+
+    # -- derived locations -------------------------------------------------------------
+    @property
+    def catalog_url(self) -> str:
+        """The SQLAlchemy URL of the catalog, SQLite under the data dir unless configured."""
         if not self.database_url:
             return f"sqlite:///{(self.data_dir / 'catalog.sqlite3').resolve()}"
         url = self.database_url
@@ -225,16 +230,16 @@ class Settings:
         return self.data_dir / "queue.sqlite3"
 
     @property
-    def mirror_dir(self) -> Path:
-        """The exported mirror tree (objects/, manifests/, CURRENT) that schools sync from."""
-        return self.data_dir / "mirror"
-
-    @property
     def is_mirror(self) -> bool:
         """This data dir is a mirror, served read-only (REPO_MIRROR_MODE)."""
         if self.mirror_mode == "auto":
             return (self.data_dir / "sync" / "CURRENT").is_file()
         return self.mirror_mode == "on"
+
+    @property
+    def mirror_dir(self) -> Path:
+        """The exported mirror tree (objects/, manifests/, CURRENT) that schools sync from."""
+        return self.data_dir / "mirror"
 
     @property
     def rsync_secrets(self) -> Path:

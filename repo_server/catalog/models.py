@@ -4,6 +4,7 @@ from .base import Base
 from .events import CHANGE_OPS, Change, ChangeCounter, DownloadEvent, ImportRecord
 from .favourites import Favourite
 from .media import JOB_KINDS, JOB_STATES, DerivativePage, MediaJob
+from .mirrors import SYNC_RESULTS, MirrorReport
 from .people import ORG_KINDS, ROLES, ApiToken, Organisation, User
 from .resources import (CLASSIFICATION_SCHEMES, DERIVATIVE_STATES, STATUSES, TEXT_STATES, VISIBILITIES,
                         Blob, BlobText, Derivative, Resource, ResourceTag)
@@ -14,5 +15,5 @@ __all__ = [
     "Change", "ChangeCounter", "Favourite", "DownloadEvent", "ImportRecord", "ApiToken",
     "Organisation", "User", "Blob", "BlobText", "Derivative", "TEXT_STATES", "Resource", "ResourceTag", "VocabAlias",
     "VocabTerm", "CHANGE_OPS", "ORG_KINDS", "ROLES", "CLASSIFICATION_SCHEMES",
-    "DERIVATIVE_STATES", "STATUSES", "VISIBILITIES", "SCHEMES", "term_key",
+    "DERIVATIVE_STATES", "STATUSES", "VISIBILITIES", "SCHEMES", "term_key", "MirrorReport", "SYNC_RESULTS",
 ]

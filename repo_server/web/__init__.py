@@ -11,7 +11,7 @@ from flask import Flask
 
 from . import api, auth, editorial, i18n, lesson_zip, library, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
-from . import throttle, tokens
+from . import mirrors, throttle, tokens  # noqa: F401  (mirrors adds routes to the API and admin)
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -33,6 +33,8 @@ def register(app: Flask) -> None:
     throttle.init_app(app)  # limits POST /login
     app.register_blueprint(api.bp)
     app.register_blueprint(api.health_bp)
+    csrf.exempt(mirrors.report_bp)  # bearer tokens only (mirrors.py)
+    app.register_blueprint(mirrors.report_bp)
     csrf.exempt(resumable.bp)  # tus uploads: CSRF checked like the API (resumable.py)
     app.register_blueprint(resumable.bp)
     app.register_blueprint(ui.bp)

@@ -164,6 +164,16 @@ TEXTS: dict[str, Text] = {
     "job_not_retryable": _l("只有失败或已取消的任务可以重试"),
     "job_action": _l("未知的操作"),
     "period": _l("请选择列出的时间范围"),
+    # mirror status reports (services/mirror_status.py, mirror_reports.py, web/mirrors.py)
+    "mirror_missing": _l("同步状态中缺少这一项"),
+    "mirror_name": _l("镜像名称不能为空"),
+    "mirror_number": _l("必须是 0 到 %(maximum)s 之间的数（现在是 %(value)s）"),
+    "mirror_time": _l("“%(value)s”不是带时区的 ISO 8601 时间，请写成 2026-11-24T03:00:00Z"),
+    "mirror_chain": _l("必须是名称列表，最多 %(maximum)s 个名称，每个最多 %(max_length)s 个字符"),
+    "mirror_owned": _l("镜像“%(name)s”已由另一个账号报告；请换一个镜像名称（REPO_MIRROR_NAME），或请管理员处理"),
+    "mirror_token": _l("报告镜像状态需要 API 令牌"),
+    "mirrors_editors_only": _l("只有编辑和管理员可以查看镜像"),
+    "report_too_large": _l("状态报告最多 %(limit)s"),
     # web/errors.py: anything unexpected
     "internal": _l("服务器出错了；管理员可以在日志中找到详细信息"),
 }

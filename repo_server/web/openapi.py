@@ -12,6 +12,7 @@ from repo_server.catalog.models import DERIVATIVE_STATES, JOB_STATES
 from repo_server.services.fields import FIELDS
 from repo_server.services.media_plan import DERIVATIVE_PROFILES
 
+from .openapi_mirrors import mirrors_paths
 from .openapi_stats import stats_paths
 from .openapi_uploads import upload_paths
 
@@ -201,6 +202,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}},
             **upload_paths(),
             **stats_paths(),
+            **mirrors_paths(),
             "/healthz": {
                 "get": {"summary": "Liveness and readiness",
                         "responses": {"200": {"description": "Healthy"},

@@ -31,7 +31,7 @@ from .errors import SyncFailure
 __all__ = ["RsyncResult", "Rsync", "classify", "parse_stats", "end_orphan"]
 
 _CONFIG_MESSAGES = (
-    "auth failed", "unknown module", "access denied", "refuse", "not a regular file",
+    "auth failed", "unknown module", "access denied", "configured to refuse", "unknown option",
     "password file", "permission denied (publickey", "host key verification failed",
     "could not resolve hostname", "name or service not known", "invalid user",
 )
@@ -66,7 +66,10 @@ def classify(result: RsyncResult) -> SyncFailure:
     """The SyncFailure a failed rsync run stands for, from its messages first."""
     text = result.stderr.lower()
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-    detail = "; ".join(line for line in lines if "@error" in line.lower() or "error" in line.lower())[:400] \
+    # rsync's own words first ("@ERROR: auth failed…", "rsync: failed to connect…: Connection
+    # refused"), then its closing "rsync error: … (code N)" line
+    said = [line for line in lines if line.lower().startswith(("@error", "rsync:", "ssh:")) or "denied" in line.lower()]
+    detail = "; ".join(dict.fromkeys(said[:2] + [line for line in lines if "error" in line.lower()][-1:]))[:400] \
         or "; ".join(lines[-3:])[:400] or f"rsync exit code {result.code}"
     if result.stalled:
         return SyncFailure("retry", f"the transfer stalled (no progress) and was stopped: {detail}")
