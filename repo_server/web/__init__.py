@@ -12,6 +12,7 @@ from flask import Flask
 from . import api, auth, editorial, i18n, lesson_zip, library, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
 from . import mirrors, throttle, tokens  # noqa: F401  (mirrors adds routes to the API and admin)
+from . import opds  # issue 7: OPDS catalog for e-readers
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -44,6 +45,9 @@ def register(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(tokens.bp)
+    app.register_blueprint(opds.bp)
+    app.register_blueprint(opds.bp, name="opds_auth", url_prefix=opds.AUTH_PREFIX)
+    throttle.limit_basic_auth(app, "opds", "opds_auth")
     register_error_handlers(app)
     app.teardown_request(discard_staged_files)
 

@@ -156,9 +156,9 @@ def send_download(resource_id: str, *, inline: bool):
     return send_target(download_target(_svc(), current_actor(), resource_id), inline=inline)
 
 
-def send_target(target: DownloadTarget, *, inline: bool, count: bool = True):
+def send_target(target: DownloadTarget, *, inline: bool, count: bool = True, actor=None):
     """Send an original or a derivative file (Range, ETag, presigned redirect for S3);
-    count it as a download when `count`."""
+    count it as a download when `count`, for `actor` (default: the session's or token's)."""
     svc = _svc()
     presigned = None
     # Active content is never redirected: S3 cannot add nosniff and the sandbox policy.
@@ -168,19 +168,19 @@ def send_target(target: DownloadTarget, *, inline: bool, count: bool = True):
     if presigned:
         requested = request.range
         if count and (requested is None or requested.ranges[0][0] == 0):  # as blob_response
-            _count(target)
+            _count(target, actor)
         return redirect(presigned, code=302)
     response, first_byte = blob_response(
         lambda start, length: svc.blobs.open(target.sha256, start, length),
         sha256=target.sha256, size=target.size, mime=target.mime, filename=target.filename,
         inline=inline, last_modified=target.last_modified, active=target.active)
     if count and first_byte == 0:
-        _count(target)
+        _count(target, actor)
     return response
 
 
-def _count(target) -> None:
-    record_download(_svc(), current_actor(), target, client=request.remote_addr or "",
+def _count(target, actor=None) -> None:
+    record_download(_svc(), actor or current_actor(), target, client=request.remote_addr or "",
                     user_agent=request.headers.get("User-Agent", ""))
 
 
