@@ -185,6 +185,22 @@ class Settings:
         "REPO_RSYNC_MAX_CONNECTIONS", 10,
         "Schools syncing from the rsync module at the same time; the next one is told to retry "
         "later (rsync exit code 5, 'max connections').", parse=_positive_int)
+    oai_repository_name: str = _setting(
+        "REPO_OAI_REPOSITORY_NAME", "repo-server",
+        "The repository's name in the OAI-PMH Identify answer (/oai), e.g. 示例县教育资源库.")
+    oai_admin_email: str = _setting(
+        "REPO_OAI_ADMIN_EMAIL", "admin@localhost.localdomain",
+        "adminEmail in the OAI-PMH Identify answer: whom harvesters write to about problems. "
+        "Set it: the default only satisfies the protocol's address syntax.")
+    oai_identifier_host: str = _setting(
+        "REPO_OAI_IDENTIFIER_HOST", "",
+        "The namespace part of OAI identifiers, oai:<this>:<resource id>. Empty: the host name "
+        "requests arrive at. Set it before the first harvest and never change it (harvesters "
+        "key their copies on these identifiers).")
+    oai_page_size: int = _setting(
+        "REPO_OAI_PAGE_SIZE", 100,
+        "Records (or headers) per OAI-PMH ListRecords/ListIdentifiers answer; the rest follows "
+        "through resumption tokens.", parse=_positive_int)
     vocab_seed: Path = _setting(
         "REPO_VOCAB_SEED", Path(__file__).parent / "catalog" / "seed" / "vocab.json",
         "Vocabulary seed (学段, 年级, 学科, 教材版本, 册次, 资源类型) loaded by `repo-server init`.",

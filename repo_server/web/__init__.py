@@ -12,7 +12,7 @@ from flask import Flask
 from . import api, auth, editorial, i18n, lesson_zip, library, media, resumable, ui  # noqa: F401  (media adds routes to the API)
 from . import admin, admin_orgs, admin_users, admin_vocab, stats  # noqa: F401  (issue 5: admin pages, statistics)
 from . import mirrors, throttle, tokens  # noqa: F401  (mirrors adds routes to the API and admin)
-from . import opds  # issue 7: OPDS catalog for e-readers
+from . import oai, opds  # issue 7: OAI-PMH provider, OPDS catalog for e-readers
 from .csrf import csrf
 from .errors import register_error_handlers
 from .labels import label_context
@@ -48,6 +48,8 @@ def register(app: Flask) -> None:
     app.register_blueprint(opds.bp)
     app.register_blueprint(opds.bp, name="opds_auth", url_prefix=opds.AUTH_PREFIX)
     throttle.limit_basic_auth(app, "opds", "opds_auth")
+    csrf.exempt(oai.bp)  # POST /oai is a read-only harvesting request (OAI-PMH 3.1.1.2)
+    app.register_blueprint(oai.bp)
     register_error_handlers(app)
     app.teardown_request(discard_staged_files)
 
