@@ -64,6 +64,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=100, help="timed requests per page (default 100)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/repo-server-bench-pages"))
     parser.add_argument("--keep", action="store_true", help="keep the generated library for the next run")
+    parser.add_argument("--reuse-index", action="store_true",
+                        help="serve an engine's existing index when it is current (same schema, no lag) "
+                             "instead of rebuilding it first")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--render", type=Path, help="only rewrite the page section from this results file")
     return parser.parse_args(argv)
@@ -123,12 +126,20 @@ def _weight(base: str, token: str) -> dict:
             "gzip": sum(len(gzip.compress(b, 6)) for b in parts.values())}
 
 
-def measure_engine(engine: str, data: Path, requests: int, token: str) -> dict:
+def _index_is_current(env: dict) -> bool:
+    """The engine's live index exists, has this version's schema and has applied every change."""
+    report = json.loads(_cli("index", "status", "--json", env=env))
+    return bool(report.get("generation")) and not report.get("outdated") and report.get("seq") == report.get("catalog_seq")
+
+
+def measure_engine(engine: str, data: Path, requests: int, token: str, *, reuse_index: bool = False) -> dict:
     env = {**os.environ, "REPO_DATA_DIR": str(data), "REPO_SEARCH_ENGINE": engine, "REPO_LOG_LEVEL": "warning",
            "REPO_EMBEDDED_WORKER": "false", "REPO_WORKERS": "2"}
     started = time.perf_counter()
-    _cli("index", "rebuild", env=env)
-    rebuild_s = time.perf_counter() - started
+    rebuild_s = None
+    if not (reuse_index and _index_is_current(env)):
+        _cli("index", "rebuild", env=env)
+        rebuild_s = time.perf_counter() - started
     port = free_port()
     server = subprocess.Popen([str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
@@ -146,7 +157,7 @@ def measure_engine(engine: str, data: Path, requests: int, token: str) -> dict:
                 if round_no:
                     times[name].append(seconds * 1000)
                 sizes[name] = len(body)
-        result = {"rebuild_s": round(rebuild_s, 1), "pages": {}}
+        result = {"rebuild_s": round(rebuild_s, 1) if rebuild_s is not None else None, "pages": {}}
         for name, path, _ in pages:
             values = times[name]
             result["pages"][name] = {"path": path, "p50": round(statistics.median(values), 1),
@@ -185,7 +196,8 @@ def render(res: dict) -> str:
         out.append(f"| {name} | {part['bytes']:,} | {part['gzip']:,} |")
     out.append(f"| **total** | **{weight['bytes']:,}** | **{weight['gzip']:,}** |")
     out += ["", "Index rebuild before serving: " + ", ".join(
-        f"{e} {run['rebuild_s']:.0f} s" for e, run in res["engines"].items()) + ".",
+        f"{e} {run['rebuild_s']:.0f} s" if run.get("rebuild_s") is not None else f"{e} none (a current index was reused)"
+        for e, run in res["engines"].items()) + ".",
         "", f"Machine: {res['machine'].get('cpu_model', '?')}, {res['machine'].get('cpu_count', '?')} cores; "
         f"load average at the start {res['loadavg'][0]:.2f}.", ""]
     analysis = HERE / "ANALYSIS.md"
@@ -216,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                "machine": machine_info(CLI, workdir_info)}
     for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
         print(f"bench: pages with {engine}")
-        results["engines"][engine] = measure_engine(engine, data, args.requests, token)
+        results["engines"][engine] = measure_engine(engine, data, args.requests, token, reuse_index=args.reuse_index)
         save_results("pages", results, stamp)
     path = save_results("pages", results, stamp)
     print(f"bench: results in {path}")
