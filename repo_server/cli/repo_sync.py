@@ -1,6 +1,11 @@
 """`scripts/repo-sync`: keep this data dir a mirror of an upstream tree (docs/mirrors.md,
 "The downstream"). One command for cron or a systemd timer; exit 0 done or up to date,
-75 try again later, 78 fix the configuration, 1 failed."""
+75 try again later, 78 fix the configuration, 1 failed.
+
+Imports are light on purpose: the services (SQLAlchemy, the catalog, the search index) are
+imported and opened only when the upstream has a version to apply — a run that finds its
+CURRENT unchanged is done in well under a second (goal ≤ 2 s, docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,19 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from repo_server.config import Settings
-from repo_server.catalog.migrate import current_revision
 from repo_server.errors import ConfigError, RepoError
-from repo_server.services import Services
-from repo_server.services.indexing import catch_up
-from repo_server.services.maintenance import initialise
-from repo_server.services.search_tools import search_index
-from repo_server.sync.pull import (SyncFailure, SyncOptions, load_config, merge, parse_only, read_secret,
-                                   run_sync)
+from repo_server.sync.pull.errors import SyncFailure
+from repo_server.sync.pull.options import SyncOptions, load_config, merge, read_secret
+from repo_server.sync.pull.run import run_sync
+from repo_server.sync.pull.selection import parse_only
+
+if TYPE_CHECKING:
+    from repo_server.services import Services
 
 __all__ = ["main"]
 
@@ -32,6 +38,9 @@ def _index_catch_up(services: Services) -> str:
     """Bring the local search index up to the change log in ONE commit (a search sees the
     previous version or the new one, never half); when `repo-server serve` holds the
     writer, its indexer does it within a second."""
+    from repo_server.services.indexing import catch_up
+    from repo_server.services.search_tools import search_index
+
     writer = search_index(services).try_writer()
     if writer is None:
         return "left to the running server's indexer"
@@ -53,7 +62,7 @@ def _options(**given) -> SyncOptions:
         "name": given["name"], "stall_s": given["stall_timeout"], "retries": given["retries"],
         "backoff_s": given["backoff"], "batch": given["batch"], "max_delete_percent": given["max_delete"],
         "report_url": given["report_url"], "rsync": given["rsync"], "io_timeout_s": given["io_timeout"],
-        "pages": given["pages"],
+        "pages": given["pages"], "ssh": given["ssh"],
     }
     if given["only"]:
         cli_values["only"] = parse_only(given["only"])
@@ -95,6 +104,9 @@ def _options(**given) -> SyncOptions:
               help="Garbage collection refuses to delete more than this share of the objects (20).")
 @click.option("--force", is_flag=True, help="Let garbage collection delete beyond --max-delete.")
 @click.option("--rsync", help="The rsync program (default: rsync on PATH).")
+@click.option("--ssh", metavar="COMMAND", help="The ssh command for a user@host:path upstream, with its options "
+              "(e.g. \"ssh -p 2222 -i /etc/repo-sync/id_ed25519 -o UserKnownHostsFile=/etc/repo-sync/known_hosts\"); "
+              "BatchMode and timeouts are added. Default: ssh (or `ssh` in the config file).")
 def main(**given) -> None:
     """Sync this data dir from its upstream mirror tree: one run, then exit."""
     try:
@@ -105,21 +117,36 @@ def main(**given) -> None:
     environ = {"REPO_DATA_DIR": str(options.data_dir)}
     try:
         settings = Settings.from_env({**os.environ, **environ})
-        services = Services.open(settings)
     except RepoError as exc:
         _log(exc.message)
         sys.exit(78)
+    opened: list[Services] = []
+
+    def open_services() -> Services:
+        """The catalog, blob store and index: opened only when there is something to apply."""
+        from repo_server.catalog.migrate import current_revision
+        from repo_server.services import Services
+        from repo_server.services.maintenance import initialise
+
+        try:
+            services = Services.open(settings)
+        except RepoError as exc:
+            raise SyncFailure("config", exc.message) from None
+        opened.append(services)
+        try:
+            if current_revision(services.catalog.engine) is None:
+                initialise(services)       # a new mirror's first run: catalog created, seeded
+            services.require_current_schema()
+        except ConfigError as exc:
+            raise SyncFailure("config", exc.message) from None
+        return services
+
+    name = options.name or " ".join(settings.mirror_name.split()) or socket.gethostname()
     try:
-        if current_revision(services.catalog.engine) is None:
-            initialise(services)       # a new mirror's first run: catalog created, seeded
-        services.require_current_schema()
-        name = options.name or " ".join(settings.mirror_name.split()) or socket.gethostname()
-        outcome = run_sync(options, services, name=name, catch_up=lambda: _index_catch_up(services), log=_log)
-    except ConfigError as exc:
-        _log(exc.message)
-        sys.exit(78)
+        outcome = run_sync(options, open_services, name=name, catch_up=lambda: _index_catch_up(opened[0]), log=_log)
     finally:
-        services.close()
+        for services in opened:
+            services.close()
     for line in outcome.summary:
         click.echo(line)
     sys.exit(outcome.exit_code)

@@ -12,13 +12,23 @@ Below the services layer: nothing here knows Flask, the search index or the job 
 docs/mirrors.md describes the formats and the contract with downstream mirrors.
 """
 
-from .delta import Delta, apply_delta, read_delta
-from .gc import GcReport, collect_garbage
-from .manifest import (ManifestError, ManifestRef, entry_objects, iter_entries, parse_line,
-                       read_manifest_head)
-from .publisher import PublishError, PublishReport, PublisherBusy, collect, publish
-from .tree import Current, MirrorTree
-from .verify import TreeReport, verify_tree
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names are imported on first use (PEP 562): scripts/repo-sync imports repo_server.sync.pull
+# and must not pay for the publisher's catalog imports when a run ends "up to date".
+_WHERE = {
+    "Delta": "delta", "apply_delta": "delta", "read_delta": "delta",
+    "GcReport": "gc", "collect_garbage": "gc",
+    "ManifestError": "manifest", "ManifestRef": "manifest", "entry_objects": "manifest", "iter_entries": "manifest",
+    "parse_line": "manifest", "read_manifest_head": "manifest",
+    "PublishError": "publisher", "PublishReport": "publisher", "PublisherBusy": "publisher", "collect": "publisher",
+    "publish": "publisher",
+    "Current": "tree", "MirrorTree": "tree",
+    "TreeReport": "verify", "verify_tree": "verify",
+}
 
 __all__ = [
     "publish", "collect", "PublishReport", "PublisherBusy", "PublishError",
@@ -26,3 +36,9 @@ __all__ = [
     "parse_line", "entry_objects", "Delta", "read_delta", "apply_delta",
     "GcReport", "collect_garbage", "TreeReport", "verify_tree",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -18,13 +18,27 @@ applies it to this data dir's catalog (docs/mirrors.md, "The downstream").
 Below the services layer like the rest of repo_server.sync: the CLI wires the index catch-up.
 """
 
-from .errors import EXIT_CODES, SyncFailure
-from .options import SyncOptions, load_config, merge, read_secret
-from .run import SyncOutcome, run_sync
-from .selection import FIELDS, Selection, parse_only
-from .source import Upstream, parse_upstream
-from .state import STATUS_KEYS, SyncState
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Imported on first use (PEP 562): a run that ends "up to date" never loads the catalog.
+_WHERE = {
+    "EXIT_CODES": "errors", "SyncFailure": "errors",
+    "SyncOptions": "options", "load_config": "options", "merge": "options", "read_secret": "options",
+    "SyncOutcome": "run", "run_sync": "run",
+    "FIELDS": "selection", "Selection": "selection", "parse_only": "selection",
+    "Upstream": "source", "parse_upstream": "source",
+    "STATUS_KEYS": "state", "SyncState": "state",
+}
 
 __all__ = ["run_sync", "SyncOptions", "SyncOutcome", "SyncFailure", "EXIT_CODES", "load_config", "merge",
            "read_secret", "Selection", "parse_only", "FIELDS", "Upstream", "parse_upstream", "SyncState",
            "STATUS_KEYS"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)

@@ -14,6 +14,7 @@ log, which the local index and a county's own publisher follow.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
@@ -103,7 +104,11 @@ class _Writer:
         texts = {e["original"]["sha256"]: e["text"] for e in entries if e.get("text")}
         rows = {t.sha256: t for t in self.session.scalars(select(BlobText).where(BlobText.sha256.in_(list(texts))))}
         for sha256, text in texts.items():
-            row = rows.get(sha256) or BlobText(sha256=sha256)
+            row = rows.get(sha256)
+            if row is not None and row.status == text["status"] and text.get("sha256") and \
+                    hashlib.sha256((row.text or "").encode("utf-8")).hexdigest() == text["sha256"]:
+                continue        # the text held already (plan.py did not fetch it)
+            row = row or BlobText(sha256=sha256)
             row.status, row.extractor = text["status"], text.get("extractor") or ""
             row.message = text.get("message") or ""
             row.text = self.read_text(text["sha256"]) if text.get("sha256") else ""

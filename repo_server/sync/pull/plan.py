@@ -7,7 +7,8 @@ selection, in one merge-join over both files (constant memory per line).
 - `referenced`: every blob the selected resources use (original, chosen derivatives) —
   what garbage collection keeps;
 - `needed`: objects to fetch: referenced blobs the local store lacks, and the texts of the
-  changed resources (texts become catalog rows, not files).
+  changed resources (texts become catalog rows, not files) — not when the resource kept its
+  file and its text (an edit of metadata: the catalog holds that text already).
 """
 
 from __future__ import annotations
@@ -53,12 +54,17 @@ def make_plan(old: Path | None, new: Path, selection: Selection, have: Callable[
         plan.keep.add(resource_id)
         changed = before is ABSENT or before != line
         entry = parse_line(line)
+        same_text = None
         if changed:
             plan.changed.append(line)
+            if before is not ABSENT:
+                old = parse_line(before)
+                if old["original"]["sha256"] == entry["original"]["sha256"]:
+                    same_text = (old.get("text") or {}).get("sha256")
         for item in selection.objects(entry):
             sha256, size = item["sha256"], item["size"]
             if item["role"] == "text":
-                if changed:
+                if changed and sha256 != same_text:
                     plan.needed[sha256] = size
                     plan.texts.add(sha256)
                 continue

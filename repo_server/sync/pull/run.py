@@ -14,21 +14,20 @@ the catalog and blob store (`Wiring`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from repo_server.blobstore import BlobStore, StagedFile
 from repo_server.errors import RepoError, StorageError
 from repo_server.locks import FileLock
 
-from ..build import Wiring
 from ..delta import apply_delta
 from ..manifest import ManifestError, file_sha256, parse_line, read_manifest_head
-from ..tree import Current
-from .apply import ApplyReport, apply_entries
+from ..tree import Current, _syncfs, fsync_dir
 from .errors import EXIT_CODES, SyncFailure
 from .fetch import Fetcher
 from .gc import LocalGc, collect_local
@@ -39,6 +38,12 @@ from .selection import Selection
 from .source import parse_upstream
 from .state import SyncState, utc_now
 from .options import SyncOptions
+
+if TYPE_CHECKING:      # the catalog (SQLAlchemy) is imported only by a run that applies something
+    from ..build import Wiring
+    from .apply import ApplyReport
+
+    WiringOrOpener = Union[Wiring, Callable[[], Wiring]]
 
 __all__ = ["SyncOutcome", "run_sync"]
 
@@ -55,9 +60,9 @@ class SyncOutcome:
 
 
 class _Run:
-    def __init__(self, options: SyncOptions, wiring: Wiring, state: SyncState,
+    def __init__(self, options: SyncOptions, wiring: "WiringOrOpener", state: SyncState,
                  catch_up: Callable[[], str] | None, log: Callable[[str], None], outcome: SyncOutcome) -> None:
-        self.options, self.wiring, self.state, self.catch_up, self.log = options, wiring, state, catch_up, log
+        self.options, self._wiring, self.state, self.catch_up, self.log = options, wiring, state, catch_up, log
         self.outcome, self.trace = outcome, outcome.trace
         self.upstream = parse_upstream(options.upstream)
         rsync = Rsync(rsync=options.rsync, pgid_file=state.pgid_file, stall_s=options.stall_s,
@@ -69,6 +74,14 @@ class _Run:
                                                   connect_timeout=options.connect_timeout_s, ssh_command=options.ssh)
         self.fetcher = Fetcher(rsync, self.upstream, common, retries=options.retries,
                                backoff_s=options.backoff_s, batch=options.batch, log=log)
+
+    @property
+    def wiring(self) -> "Wiring":
+        """The catalog and blob store, opened on first use: a run that ends "up to date"
+        never opens them (no SQLAlchemy import, no migration check — goal ≤ 2 s)."""
+        if callable(self._wiring):
+            self._wiring = self._wiring()
+        return self._wiring
 
     # -- the steps -----------------------------------------------------------------------
     def go(self) -> None:
@@ -90,6 +103,8 @@ class _Run:
                 and recorded.get("request") == self.options.request() and state.manifest.is_file()):
             status["result"] = "up_to_date"
             self.outcome.summary.append(f"up to date: serial {remote.serial} from {self.upstream.spec}")
+            if self.options.force:      # the operator confirms a collection the guard refused
+                self._collect(state.referenced_objects() | state.referenced_objects(previous=True))
             return
         new = self._manifest(remote, applied)
         _, vocabulary = read_manifest_head(new)
@@ -104,9 +119,21 @@ class _Run:
                                 plan.referenced)
         shutil.rmtree(texts, ignore_errors=True)
         status.update(result="ok", serial=remote.serial)
-        gc = collect_local(self.wiring.blobs, plan.referenced | previous,
-                           max_percent=self.options.max_delete_percent, force=self.options.force)
-        self._summarise(applied, remote, plan, report, gc)
+        self._summarise(applied, remote, plan, report)
+        self._collect(plan.referenced | previous)
+
+    def _collect(self, keep: set[str]) -> LocalGc:
+        """Local garbage collection (gc.py): `keep` is this version's objects and the one's before."""
+        gc = collect_local(self.wiring.blobs, keep, max_percent=self.options.max_delete_percent,
+                           force=self.options.force)
+        self.trace.update(gc_deleted=gc.deleted, gc_refused=gc.refused)
+        lines = self.outcome.summary
+        if gc.refused:
+            lines.append(f"gc refused to delete {gc.refused} of {gc.total} objects (more than "
+                         f"{self.options.max_delete_percent:g} %): run with --force if that is intended")
+        elif gc.deleted:
+            lines.append(f"gc deleted {gc.deleted} objects no longer referenced")
+        return gc
 
     def _manifest(self, remote: Current, applied: dict[str, Any] | None) -> Path:
         """The target manifest in incoming/, proven to be what CURRENT names."""
@@ -147,6 +174,9 @@ class _Run:
         texts = self.state.incoming / "texts"
         texts.mkdir(exist_ok=True)
         blobs: BlobStore = self.wiring.blobs
+        local = blobs.local_path(_ZERO) is not None
+        adopted: list[Path] = []
+        shards: set[Path] = set()
 
         def accept(sha256: str, path: Path) -> None:
             if sha256 in plan.texts:
@@ -155,16 +185,29 @@ class _Run:
                 else:
                     path.replace(texts / sha256)
                     return
+            if local:       # verified already (fetch.py): a rename; durable below, all at once
+                target = blobs.local_path(sha256)
+                if target.parent not in shards:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shards.add(target.parent)
+                os.chmod(path, 0o444)
+                os.replace(path, target)
+                adopted.append(target)
+                return
             with open(path, "rb") as stream:
                 head = stream.read(4096)
             blobs.add(StagedFile.received(path, sha256=sha256, size=path.stat().st_size, head=head))
 
         started = time.monotonic()
         self.fetcher.objects(sorted(plan.needed.items()), self.state.staging, accept)
+        if adopted:
+            _make_durable(adopted)
         self.trace["stage1_s"] = round(time.monotonic() - started, 3)
         return texts
 
     def _stage2(self, vocabulary: list[dict[str, Any]], plan: Plan, selection: Selection, texts: Path) -> ApplyReport:
+        from .apply import apply_entries    # SQLAlchemy and the models: only now
+
         blobs = self.wiring.blobs
 
         def read_text(sha256: str) -> str:
@@ -180,30 +223,45 @@ class _Run:
                                    plan.keep, selection, read_text)
         self.trace["apply_s"] = round(time.monotonic() - started, 3)
         if self.catch_up is not None:
+            started = time.monotonic()
             self.trace["index"] = self.catch_up()
+            self.trace["index_s"] = round(time.monotonic() - started, 3)
         return report
 
-    def _summarise(self, applied: dict[str, Any] | None, remote: Current, plan: Plan, report: ApplyReport,
-                   gc: LocalGc) -> None:
+    def _summarise(self, applied: dict[str, Any] | None, remote: Current, plan: Plan, report: ApplyReport) -> None:
         was = applied.get("serial") if applied else None
         fetched = self.fetcher
         self.trace.update(created=len(report.created), updated=len(report.updated), removed=len(report.removed),
                           objects=fetched.objects_fetched, object_bytes=fetched.bytes_fetched,
-                          gc_deleted=gc.deleted, gc_refused=gc.refused, resources=len(plan.keep))
+                          resources=len(plan.keep))
         lines = self.outcome.summary
         lines.append(f"serial {was or 'none'} → {remote.serial} from {self.upstream.spec} "
                      f"({self.trace.get('manifest_from')}): {len(report.created)} new, {len(report.updated)} changed, "
                      f"{len(report.removed)} removed; {len(plan.keep)} resources held")
         lines.append(f"fetched {fetched.objects_fetched} objects, {_size(fetched.bytes_fetched)} "
                      f"({_size(fetched.bytes)} on the wire)")
-        if gc.refused:
-            lines.append(f"gc refused to delete {gc.refused} of {gc.total} objects (more than "
-                         f"{self.options.max_delete_percent:g} %): run with --force if that is intended")
-        elif gc.deleted:
-            lines.append(f"gc deleted {gc.deleted} objects no longer referenced")
 
 
 _ZERO = "0" * 64
+
+
+def _make_durable(paths: list[Path]) -> None:
+    """The adopted objects and their directory entries on disk before the catalog names
+    them: one syncfs of the blob store's filesystem (one fsync per object and directory cost
+    ~5 ms each: 10,000 objects, 50 s), else fsync one by one."""
+    syncfs = _syncfs()
+    if syncfs is not None:
+        descriptor = os.open(paths[0].parent, os.O_RDONLY)
+        try:
+            if syncfs(descriptor) == 0:
+                return
+        finally:
+            os.close(descriptor)
+    for path in paths:
+        with open(path, "rb") as stream:
+            os.fsync(stream.fileno())
+    for directory in sorted({p.parent for p in paths}):
+        fsync_dir(directory)
 
 
 def _size(n: float) -> str:
@@ -214,9 +272,11 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def run_sync(options: SyncOptions, wiring: Wiring, *, name: str, catch_up: Callable[[], str] | None = None,
+def run_sync(options: SyncOptions, wiring: "WiringOrOpener", *, name: str, catch_up: Callable[[], str] | None = None,
              log: Callable[[str], None] = lambda _: None) -> SyncOutcome:
-    """Run one sync of `options.data_dir`; never raises for the outcomes listed in errors.py."""
+    """Run one sync of `options.data_dir`; never raises for the outcomes listed in errors.py.
+    `wiring`: the catalog and blob store, or a function opening them (called only when the
+    run has something to apply)."""
     state = SyncState.of(options.data_dir)
     state.prepare()
     previous = state.status() or {}

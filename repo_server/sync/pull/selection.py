@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from repo_server.catalog.models import term_key
 
 from ..manifest import entry_objects
 from .errors import SyncFailure
@@ -56,6 +55,8 @@ class Selection:
                 renditions: Iterable[str] | None, pages: bool) -> "Selection":
         """Names, codes and aliases turned into the manifest's codes; an unknown value is a
         configuration error (a typo would otherwise empty the mirror)."""
+        from repo_server.catalog.terms import term_key    # the catalog package: only when a run applies
+
         codes: dict[str, list[str]] = {}
         for name, values in only.items():
             if name == "tag":

@@ -6,8 +6,8 @@
     manifest.json    the upstream manifest that CURRENT names (whole, unfiltered): the base
                      the next delta applies to, and what the next run compares with
     state.json       the selection (--only, --renditions, pages) that was applied
-    referenced.txt   objects the last applied version uses (garbage collection keeps them
-                     one version longer)
+    referenced.txt   objects the last applied version uses; referenced.previous.txt those
+                     of the version before (garbage collection keeps both)
     status.json      the last run's outcome (read by the admin page and reported upstream)
     trace.jsonl      one line per run
     staging/         objects being fetched (never the live tree); incoming/: CURRENT,
@@ -60,6 +60,7 @@ class SyncState:
     manifest = property(lambda self: self.root / "manifest.json")
     selection_file = property(lambda self: self.root / "state.json")
     referenced = property(lambda self: self.root / "referenced.txt")
+    referenced_before = property(lambda self: self.root / "referenced.previous.txt")
     status_file = property(lambda self: self.root / "status.json")
     trace_file = property(lambda self: self.root / "trace.jsonl")
     staging = property(lambda self: self.root / "staging")
@@ -85,9 +86,9 @@ class SyncState:
     def status(self) -> dict[str, Any] | None:
         return self._json(self.status_file)
 
-    def referenced_objects(self) -> set[str]:
+    def referenced_objects(self, *, previous: bool = False) -> set[str]:
         try:
-            return set(self.referenced.read_text().split())
+            return set((self.referenced_before if previous else self.referenced).read_text().split())
         except OSError:
             return set()
 
@@ -99,6 +100,7 @@ class SyncState:
         Returns the references of the version before (kept one version longer)."""
         before = self.referenced_objects()
         os.replace(manifest, self.manifest)
+        _write_atomic(self.referenced_before, "\n".join(sorted(before)) + "\n")
         _write_atomic(self.selection_file, json.dumps(recorded, sort_keys=True, ensure_ascii=False) + "\n")
         _write_atomic(self.referenced, "\n".join(sorted(referenced)) + "\n")
         temp = self.incoming / "CURRENT.applied"
