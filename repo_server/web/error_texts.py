@@ -174,6 +174,7 @@ TEXTS: dict[str, Text] = {
     "mirror_token": _l("报告镜像状态需要 API 令牌"),
     "mirrors_editors_only": _l("只有编辑和管理员可以查看镜像"),
     "report_too_large": _l("状态报告最多 %(limit)s"),
+    "mirror_read_only": _l("这台服务器是上级资源库的只读镜像：请到上级服务器上传和修改资源，下次同步后会出现在这里"),
     # web/errors.py: anything unexpected
     "internal": _l("服务器出错了；管理员可以在日志中找到详细信息"),
 }

@@ -42,4 +42,5 @@ def init_app(app: Flask) -> None:
         writes = request.method not in _READS or endpoint in REFUSED_PAGES or endpoint.startswith("uploads.")
         if writes and endpoint not in ALLOWED_WRITES and settings.is_mirror:
             raise MirrorReadOnly("this server is a read-only mirror of its upstream: upload and edit "
-                                 "resources on the upstream server; they arrive here with the next sync")
+                                 "resources on the upstream server; they arrive here with the next sync",
+                                 reason="mirror_read_only")

@@ -50,7 +50,13 @@ def test_writes_are_refused_on_a_mirror(mirror_client) -> None:
     assert upload.status_code == 403 and upload.get_json()["error"] == "mirror_read_only"
     assert client.patch(f"/api/v1/resources/{doc['id']}", json={"title": "x"}).status_code == 403
     assert client.delete(f"/api/v1/resources/{doc['id']}").status_code == 403
-    assert client.get("/upload").status_code == 403
+    page = client.get("/upload")
+    assert page.status_code == 403 and "只读镜像" in page.get_data(as_text=True)    # in the visitor's words
+    client.set_cookie("lang", "en")
+    english = client.get("/upload")
+    client.delete_cookie("lang")
+    assert "read-only mirror of its upstream library" in english.get_data(as_text=True)
+    assert upload.get_json()["reason"] == "mirror_read_only"
     assert client.get(f"/r/{doc['id']}/edit").status_code == 403
     assert client.post("/admin/orgs", data={"name": "x"}).status_code == 403
     assert client.post("/api/v1/uploads/").status_code == 403
