@@ -11,11 +11,16 @@ operators, no prefix expansion, and no paging past the first 10,000 results.
 from __future__ import annotations
 
 import re
+import time
+from contextlib import contextmanager
 from types import SimpleNamespace
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
+
+from repo_server.catalog.changes import last_seq
 
 from repo_server.catalog.models import Blob, BlobText, Organisation, Resource, ResourceTag, VocabTerm
 from repo_server.errors import InvalidInput, UnknownTerm
@@ -32,6 +37,7 @@ from .search_tools import SearchTools, search_index, search_tools
 __all__ = ["SearchParams", "InvalidQuery", "search", "MAX_PER_PAGE", "MAX_RESULTS"]
 
 MAX_PER_PAGE = 100
+MIRROR_WAIT_S = 3.0     # how long a search on a mirror waits for the index to match the catalog
 MAX_RESULTS = 10_000
 # Snippets come from the description, else from the start of the extracted text: scanning a
 # whole 100,000-character text for each of 20 hits would cost more than the search itself.
@@ -288,6 +294,46 @@ def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
     request = SearchRequest(text=text, access=access_filter(actor, public_access=svc.settings.public_access),
                             filters=filters, sort=params.sort, offset=(params.page - 1) * params.per_page,
                             limit=params.per_page, facets=FACET_FIELDS, disjunctive=True)
+    with _catalog_matching_index(svc, index) as session:
+        return _answer(svc, tools, index, actor, session, request, text, q, answer)
+
+
+@contextmanager
+def _catalog_matching_index(svc: Services, index) -> Iterator[Session]:
+    """A catalog read session for the hits. On a mirror, one snapshot whose change counter
+    equals the sequence the index has applied (docs/mirrors.md, "What teachers see during a
+    sync"): a sync commits the catalog and then the index, and a search between the two would
+    count hits in the old index and show them from the new catalog. The index behind → wait
+    for the indexer (it polls 4× a second) with a fresh snapshot each time; the index ahead of
+    this snapshot → take a fresh one. After MIRROR_WAIT_S (a first sync indexes for minutes)
+    the search answers anyway. Elsewhere (uploads all day) the index may lag by a moment."""
+    if not svc.settings.is_mirror:
+        with svc.catalog.read() as session:
+            yield session
+        return
+    deadline = time.monotonic() + MIRROR_WAIT_S
+    while True:
+        with svc.catalog.read() as session:
+            if not svc.catalog.is_sqlite:     # SQLite reads in one snapshot from BEGIN on already
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            counter = last_seq(session)
+            applied = _applied_seq(index)
+            if applied == counter or time.monotonic() > deadline:
+                yield session
+                return
+        time.sleep(0.05 if applied < counter else 0)
+
+
+def _applied_seq(index) -> int:
+    """How far the live index generation has applied the change log (written after each
+    index commit: equal to the counter means the commit covering it is visible)."""
+    live = index.store.current()
+    return index.store.read_meta(live).seq if live else 0
+
+
+def _answer(svc: Services, tools: SearchTools, index, actor: Actor, session: Session, request: SearchRequest,
+            text: TextQuery | None, q: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The index's answer with the hits' rows from `session`."""
     result = index.search(request)
     if text is not None and result.total == 0 and len(text.clauses) > 1:
         request = replace(request, text=replace(text, match_all_clauses=False))
@@ -302,7 +348,6 @@ def search(svc: Services, actor: Actor, params: SearchParams) -> dict[str, Any]:
             if index.search(check).total > strict_total:  # never suggest what the asker cannot see
                 answer["did_you_mean"] = suggestion
     tokens = _highlighted(tools, text)
-    with svc.catalog.read() as session:
-        answer.update(total=result.total, facets=_facet_labels(session, tools, facets),
-                      hits=_hits(session, svc, tools, actor, [h.id for h in result.hits], tokens))
+    answer.update(total=result.total, facets=_facet_labels(session, tools, facets),
+                  hits=_hits(session, svc, tools, actor, [h.id for h in result.hits], tokens))
     return answer

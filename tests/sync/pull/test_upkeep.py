@@ -160,6 +160,12 @@ def test_a_mirror_on_postgresql_and_s3(services, world, library, schools, school
         live = school.live()
         assert set(live) == {first["id"], third["id"]} and live[first["id"]].title == "第1课（修订）"
         assert all(mirror.blobs.exists(r.blob_sha256) for r in live.values())
+        # search on a PostgreSQL mirror: the catalog snapshot (REPEATABLE READ) matches the index
+        from repo_server.services.actor import OPERATOR
+        from repo_server.services.searching import SearchParams, search
+        assert mirror.settings.is_mirror
+        found = search(mirror, OPERATOR, SearchParams(q="修订"))
+        assert [h["id"] for h in found["hits"]] == [first["id"]] and found["total"] == 1
         assert not list((school.data_dir / "blobs").rglob("*")) if (school.data_dir / "blobs").exists() else True
     finally:
         school.close()
