@@ -23,10 +23,15 @@ from .conftest import repo_sync, status
 
 SSHD = "/usr/sbin/sshd"
 pytestmark = [pytest.mark.parametrize("settings", ["sqlite"], indirect=True),
-              pytest.mark.parametrize("services", ["local"], indirect=True),
-              pytest.mark.skipif(not (os.path.exists(SSHD) and shutil.which("ssh-keygen") and shutil.which("rsync")),
-                                 reason="openssh-server/rsync not installed (apt-get install openssh-server rsync; "
-                                        ".ci/run does)")]
+              pytest.mark.parametrize("services", ["local"], indirect=True)]
+
+
+@pytest.fixture(autouse=True)
+def _ssh_installed() -> None:
+    """A missing sshd fails loudly like every other tool the suite needs (never a silent skip)."""
+    if not (os.path.exists(SSHD) and shutil.which("ssh-keygen") and shutil.which("rsync")):
+        pytest.fail("openssh-server and rsync are needed for the ssh transport tests: "
+                    "apt-get install openssh-server rsync (scripts/bootstrap --test and .ci/run do)", pytrace=False)
 
 
 class Sshd:
