@@ -212,3 +212,17 @@ def test_bulk_update_through_the_api(api, services, world, lesson) -> None:
     assert get_resource(services, world.admin, lesson["slides"])["volume"]["name"] == "下册"
     assert api("county_editor").post("/api/v1/resources/bulk", json={"ids": "x"}).status_code == 422
     assert api("teacher").post("/api/v1/resources/bulk", json={"ids": [lesson["plan"]]}).status_code == 403
+
+
+@SQLITE_ONLY
+def test_every_page_links_the_interfaces_for_other_software(client, world) -> None:
+    """The footer names the e-book catalog (OPDS), OAI-PMH and the API description, and each
+    link answers in its own format."""
+    page = client.get("/").get_data(as_text=True)
+    footer = page[page.index('<footer class="site">'):]
+    links = re.findall(r'href="([^"]+)"', footer)
+    assert len(links) == 3
+    kinds = [client.get(html.unescape(link)).headers["Content-Type"] for link in links]
+    assert kinds[0].startswith("application/atom+xml")
+    assert kinds[1].startswith("text/xml")
+    assert kinds[2].startswith("application/json")
