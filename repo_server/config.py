@@ -149,6 +149,12 @@ class Settings:
         "How many reverse proxies (nginx) sit in front and set X-Forwarded-For/-Proto/-Host; "
         "0 trusts none. Client addresses in download events and rate limits depend on it.",
         parse=_non_negative_int)
+    accel_redirect: str = _setting(
+        "REPO_ACCEL_REDIRECT", "",
+        "Behind nginx: the internal location (e.g. `/_repo_blobs/`, aliased to <data dir>/blobs/) "
+        "that downloads from the local blob store are handed to with X-Accel-Redirect, after the "
+        "permission check, so nginx sends the bytes (sendfile, Range). Empty: the app sends them. "
+        "No effect with REPO_BLOBSTORE=minio (docs/deploy.md).")
     login_limit: str = _setting(
         "REPO_LOGIN_LIMIT", "10 per 15 minutes",
         "Failed logins allowed per client address (the real one: see REPO_PROXY_HOPS) before "
@@ -284,6 +290,10 @@ class Settings:
                     f"{f.metadata['env']} must be one of {', '.join(choices)} (got {value!r})")
         if self.blobstore == "minio" and not (self.s3_access_key and self.s3_secret_key):
             raise ConfigError("REPO_BLOBSTORE=minio needs REPO_S3_ACCESS_KEY and REPO_S3_SECRET_KEY")
+        prefix = self.accel_redirect
+        if prefix and (prefix[0] != "/" or prefix[-1] != "/" or any(c.isspace() or c in "?#" for c in prefix)):
+            raise ConfigError("REPO_ACCEL_REDIRECT must be empty or a location path starting and ending "
+                              f"with / such as /_repo_blobs/ (got {self.accel_redirect!r})")
         if self.queue_url and not self.queue_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REPO_QUEUE_URL must be a redis:// URL or empty (got {self.queue_url!r})")
         url = self.catalog_url

@@ -23,7 +23,7 @@ from repo_server.services.vocabularies import list_vocabularies
 
 from .auth import current_actor
 from .csrf import csrf
-from .files import blob_response
+from .files import PREVIEW_CACHE, REVALIDATE, accel_location, blob_response
 from .openapi import openapi_document
 from .uploads import received_file
 
@@ -157,8 +157,10 @@ def send_download(resource_id: str, *, inline: bool):
 
 
 def send_target(target: DownloadTarget, *, inline: bool, count: bool = True, actor=None):
-    """Send an original or a derivative file (Range, ETag, presigned redirect for S3);
-    count it as a download when `count`, for `actor` (default: the session's or token's)."""
+    """Send an original or a derivative file (Range, ETag, presigned redirect for S3,
+    X-Accel-Redirect to nginx for the local store when REPO_ACCEL_REDIRECT is set); count it
+    as a download when `count`, for `actor` (default: the session's or token's). Derivatives
+    shown, not downloaded, may be cached by the browser for a day (PREVIEW_CACHE)."""
     svc = _svc()
     presigned = None
     # Active content is never redirected: S3 cannot add nosniff and the sandbox policy.
@@ -170,10 +172,15 @@ def send_target(target: DownloadTarget, *, inline: bool, count: bool = True, act
         if count and (requested is None or requested.ranges[0][0] == 0):  # as blob_response
             _count(target, actor)
         return redirect(presigned, code=302)
+    accel = None
+    if svc.settings.accel_redirect:
+        accel = accel_location(svc.settings.accel_redirect, svc.blobs.local_path(target.sha256),
+                               svc.settings.blob_dir)
     response, first_byte = blob_response(
         lambda start, length: svc.blobs.open(target.sha256, start, length),
         sha256=target.sha256, size=target.size, mime=target.mime, filename=target.filename,
-        inline=inline, last_modified=target.last_modified, active=target.active)
+        inline=inline, last_modified=target.last_modified, active=target.active, accel=accel,
+        cache_control=PREVIEW_CACHE if target.profile and not count else REVALIDATE)
     if count and first_byte == 0:
         _count(target, actor)
     return response

@@ -7,11 +7,19 @@ the end of a 2 GB lesson would read 2 GB. Here a range re-opens the blob at its 
 the local store and in S3 alike, and a whole local file goes out through gunicorn's
 `wsgi.file_wrapper` (sendfile). Multi-range requests are answered with the whole file,
 which RFC 9110 allows.
+
+Behind nginx (REPO_ACCEL_REDIRECT), a GET that will send bytes from the local store is
+answered with `X-Accel-Redirect: <prefix>ab/cd/<sha256>` and no body, after every check the
+app makes (permissions before this module, 304 and 416 here): nginx's `internal` location
+sends the file with sendfile and applies Range/If-Range itself, against the ETag and
+Last-Modified it copies from this answer (deploy/nginx/repo-server.conf). HEAD, 304 and 416
+stay here: they send no bytes.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Callable
 
 from flask import Response, request
@@ -20,9 +28,14 @@ from werkzeug.wsgi import wrap_file
 
 from repo_server.blobstore.disposition import content_disposition
 
-__all__ = ["blob_response", "STREAM_CHUNK"]
+__all__ = ["blob_response", "accel_location", "STREAM_CHUNK", "REVALIDATE", "PREVIEW_CACHE"]
 
 STREAM_CHUNK = 1024 * 1024
+# Permissions can change: clients revalidate (cheap 304) instead of trusting a copy.
+REVALIDATE = "private, no-cache"
+# Previews and renditions belong to content (sha256 + profile) and never change: a browser may
+# keep them a day without asking (a list of 20 thumbnails costs no round trips on a slow link).
+PREVIEW_CACHE = "private, max-age=86400"
 Opener = Callable[[int, int | None], BinaryIO]
 
 
@@ -52,19 +65,34 @@ def _requested_span(size: int, etag: str, last_modified: datetime) -> tuple[int,
     return span if span is not None else "unsatisfiable"
 
 
+def accel_location(prefix: str, path: Path | None, root: Path) -> str | None:
+    """The X-Accel-Redirect URI of a blob file under `root` (the blobs dir), or None when
+    the setting is off or the store has no local file (MinIO) outside `root`."""
+    if not prefix or path is None:
+        return None
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        return None
+    return prefix + relative.as_posix()
+
+
 def blob_response(opener: Opener, *, sha256: str, size: int, mime: str, filename: str,
-                  inline: bool, last_modified: datetime, active: bool) -> tuple[Response, int | None]:
+                  inline: bool, last_modified: datetime, active: bool, accel: str | None = None,
+                  cache_control: str = REVALIDATE) -> tuple[Response, int | None]:
     """The response for one blob, and the first byte it sends (None when it sends none).
 
     `opener(start, length)` returns a readable stream; it is called only when a body is sent.
+    With `accel` (an X-Accel-Redirect URI) a GET that sends bytes answers with that header
+    instead of a body; the first byte reported is the one nginx will start from, so download
+    counting stays the same.
     """
     headers = {
         "ETag": f'"{sha256}"',
         "Accept-Ranges": "bytes",
         "Last-Modified": http_date(last_modified),
         "Content-Disposition": content_disposition(filename, inline=inline and not active),
-        # Permissions can change: clients revalidate (cheap 304) instead of trusting a copy.
-        "Cache-Control": "private, no-cache",
+        "Cache-Control": cache_control,
     }
     if active:  # HTML/SVG: even if something renders it, it runs nothing
         headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -75,6 +103,11 @@ def blob_response(opener: Opener, *, sha256: str, size: int, mime: str, filename
         headers["Content-Range"] = f"bytes */{size}"
         return Response(status=416, headers=headers), None
     start, stop = span if span else (0, size)
+    if accel and request.method == "GET":
+        # nginx answers 200 or 206 itself (its range filter reads the same Range/If-Range).
+        del headers["Accept-Ranges"]
+        headers["X-Accel-Redirect"] = accel
+        return Response(status=200, headers=headers, content_type=mime), start
     status = 206 if span else 200
     if span:
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
