@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from repo_server.durable import fsync_dir
+
 from .base import BlobNotFound, BlobStat, BlobStoreError, blob_key, check_sha256
 from .ranged import RangeReader
 from .staging import StagedFile
@@ -40,7 +42,7 @@ class LocalBlobStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(staged.path, 0o444)
             os.replace(staged.path, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         except OSError as exc:
             staged.discard()
             raise BlobStoreError(f"cannot store blob {sha256}: {exc}") from exc
@@ -102,9 +104,3 @@ class LocalBlobStore:
         return None
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,7 +13,6 @@ so a crashed writer never blocks the next one.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from repo_server.durable import write_atomic
 from repo_server.locks import FileLock
 
 from .engine import Engine
@@ -84,17 +84,7 @@ class IndexStore:
 
     def publish(self, generation: Path) -> None:
         """Make `generation` the live one, atomically and durably."""
-        temporary = self.root / f"CURRENT.{secrets.token_hex(4)}"
-        with open(temporary, "w") as out:
-            out.write(generation.name)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, self._pointer)
-        descriptor = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        write_atomic(self._pointer, generation.name)
 
     @staticmethod
     def read_meta(generation: Path) -> Meta:
@@ -106,9 +96,7 @@ class IndexStore:
 
     @staticmethod
     def write_meta(generation: Path, meta: Meta) -> None:
-        temporary = generation / "repo-meta.json.tmp"
-        temporary.write_text(json.dumps(meta.__dict__))
-        os.replace(temporary, generation / "repo-meta.json")
+        write_atomic(generation / "repo-meta.json", json.dumps(meta.__dict__))
 
     def generations(self) -> list[Path]:
         if not self.root.is_dir():

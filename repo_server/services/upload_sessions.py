@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterator, Mapping
 from repo_server.blobstore import StagedFile
 from repo_server.blobstore.staging import HEAD_BYTES
 from repo_server.catalog.vocab import VocabIndex
+from repo_server.durable import write_atomic
 from repo_server.errors import EmptyFile, NotFound, RejectedFile, RepoError, StorageError, TooLarge
 from repo_server.ingest import sniff
 
@@ -104,12 +105,7 @@ def _read_info(directory: Path) -> UploadInfo:
 
 def _write_info(directory: Path, info: UploadInfo) -> None:
     info.updated_at = time.time()
-    tmp = directory / "info.json.tmp"
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(asdict(info), out, ensure_ascii=False)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, directory / "info.json")
+    write_atomic(directory / "info.json", json.dumps(asdict(info), ensure_ascii=False), sync_dir=False)
 
 
 @contextmanager

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .manifest import line_objects
-from .tree import MirrorTree, fsync_dir
+from ..durable import fsync_dir
+from .tree import MirrorTree
 
 __all__ = ["GcReport", "collect_garbage", "referenced_objects"]
 

@@ -20,12 +20,12 @@ objects have no suffix for rsync's own list to recognise, hence the 64-character
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from pathlib import Path
 
 from repo_server.config import Settings
+from repo_server.durable import write_atomic
 from repo_server.errors import ConfigError, InvalidInput, NotFound
 
 __all__ = ["render_rsyncd_conf", "read_schools", "add_school", "remove_school", "MODULE"]
@@ -51,13 +51,8 @@ def read_schools(path: Path) -> dict[str, str]:
 
 def _write(path: Path, schools: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write("".join(f"{name}:{secret}\n" for name, secret in sorted(schools.items())))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
+    write_atomic(path, "".join(f"{name}:{secret}\n" for name, secret in sorted(schools.items())),
+                 mode=0o600)
 
 
 def add_school(path: Path, name: str) -> str:

@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from repo_server.blobstore import BlobIntegrityError, BlobStore, LocalBlobStore, blob_key, check_sha256
+from repo_server.durable import fsync_dir
 
 from .manifest import ManifestError, dumps
 
-__all__ = ["MirrorTree", "Current", "CURRENT_FORMAT", "fsync_dir"]
+__all__ = ["MirrorTree", "Current", "CURRENT_FORMAT"]
 
 CURRENT_FORMAT = "repo-server-current/1"
 _CHUNK = 1024 * 1024
@@ -54,14 +55,6 @@ def _syncfs() -> Callable[[int], int] | None:
         return None
     function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
     return function
-
-
-def fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from repo_server.locks import FileLock
 
 from ..delta import apply_delta
 from ..manifest import ManifestError, file_sha256, parse_line, read_manifest_head
-from ..tree import Current, _syncfs, fsync_dir
+from ...durable import fsync_dir
+from ..tree import Current, _syncfs
 from .errors import EXIT_CODES, SyncFailure
 from .fetch import Fetcher
 from .gc import LocalGc, collect_local

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from repo_server.durable import write_atomic
+
 __all__ = ["SyncState", "STATUS_KEYS", "utc_now"]
 
 STATUS_KEYS = ("name", "upstream", "serial", "upstream_serial", "result", "error", "last_success_at",
@@ -32,15 +34,6 @@ STATUS_KEYS = ("name", "upstream", "serial", "upstream_serial", "result", "error
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temp, path)
 
 
 @dataclass(frozen=True)
@@ -100,23 +93,14 @@ class SyncState:
         Returns the references of the version before (kept one version longer)."""
         before = self.referenced_objects()
         os.replace(manifest, self.manifest)
-        _write_atomic(self.referenced_before, "\n".join(sorted(before)) + "\n")
-        _write_atomic(self.selection_file, json.dumps(recorded, sort_keys=True, ensure_ascii=False) + "\n")
-        _write_atomic(self.referenced, "\n".join(sorted(referenced)) + "\n")
-        temp = self.incoming / "CURRENT.applied"
-        temp.write_bytes(current_bytes)
-        with open(temp, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temp, self.current)
-        descriptor = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        write_atomic(self.referenced_before, "\n".join(sorted(before)) + "\n")
+        write_atomic(self.selection_file, json.dumps(recorded, sort_keys=True, ensure_ascii=False) + "\n")
+        write_atomic(self.referenced, "\n".join(sorted(referenced)) + "\n")
+        write_atomic(self.current, current_bytes)
         return before
 
     def write_status(self, status: dict[str, Any]) -> None:
-        _write_atomic(self.status_file, json.dumps({k: status.get(k) for k in STATUS_KEYS},
+        write_atomic(self.status_file, json.dumps({k: status.get(k) for k in STATUS_KEYS},
                                                    ensure_ascii=False, indent=1) + "\n")
 
     def append_trace(self, line: dict[str, Any]) -> None:
