@@ -117,9 +117,10 @@ class Settings:
         choices=("whoosh", "tantivy"))
     background_work: bool = _setting(
         "REPO_BACKGROUND_WORK", True,
-        "Let the web workers keep the search index and extracted texts up to date (one worker, "
-        "elected by a file lock, does it). Turn off when `repo-server index run` runs as its "
-        "own service.", parse=_bool)
+        "Let the web workers keep this node's search index up to date (one worker per node, "
+        "elected by a file lock in the index) and extract texts (one process per catalog, on "
+        "any node, elected by a catalog lease). Turn off when `repo-server index run` runs as "
+        "its own service.", parse=_bool)
     extract_timeout: int = _setting(
         "REPO_EXTRACT_TIMEOUT", 120,
         "Seconds one text extraction may take (LibreOffice conversions included) before it is "

@@ -9,9 +9,10 @@ import time
 
 import click
 
+from repo_server.catalog.leases import try_lease
 from repo_server.ingest.extract.sandbox import ExtractionSandbox
 from repo_server.services import indexing, texts
-from repo_server.services.background import BackgroundWork
+from repo_server.services.background import EXTRACT_LEASE, BackgroundWork
 from repo_server.services.search_tools import search_index
 
 from .base import cli, handles_errors, open_services
@@ -67,14 +68,19 @@ def catch_up(no_extract: bool) -> None:
     """Extract pending texts and apply pending changes once, then exit (for scripts)."""
     services = open_services()
     extracted = 0
-    if not no_extract:
+    lease = None if no_extract else try_lease(services.catalog, EXTRACT_LEASE)
+    if not no_extract and lease is None:
+        click.echo("another process extracts texts (a running server or `index run`, maybe on "
+                   "another node); not extracting here", err=True)
+    if lease is not None:
         sandbox = ExtractionSandbox(task_timeout_s=services.settings.extract_timeout,
                                     soffice=services.settings.soffice)
         try:
-            while (batch := texts.extract_pending(services, sandbox)):
+            while lease.held() and (batch := texts.extract_pending(services, sandbox)):
                 extracted += batch
         finally:
             sandbox.close()
+            lease.release()
     writer = search_index(services).try_writer()
     if writer is None:
         click.echo("another process is writing the index (a running server or `index run`); "

@@ -1,12 +1,21 @@
 """The background work of a process: the search index writer and the text extractor.
 
 Every web worker (and `repo-server index run`) starts a BackgroundWork; each of its two
-loops only works while its process holds the matching lock — the live index generation's
-writer lock, the extractor lock — and otherwise retries every few seconds. So exactly one
-process writes the index and one extracts texts, whichever started first, and another takes
-over within seconds when it dies. Changes become searchable within about a second: the
-writer polls the change log four times a second. An index written by an older version of the
-schema is rebuilt beside the live one, which keeps answering until the swap.
+loops only works while its process holds the matching lock, and otherwise retries every few
+seconds; another process takes over within seconds when the holder dies.
+
+- **The index writer is one per node.** The search index is a local replica in this node's
+  data dir, fed from the shared change log (docs/architecture.md), so its writer is elected
+  among this node's processes by the live generation's `flock`; nodes never wait for each
+  other. Changes become searchable within about a second: the writer polls the change log
+  four times a second. An index written by an older schema is rebuilt beside the live one,
+  which keeps answering until the swap; an empty index on a catalog with a history (a node
+  added to a cluster, a lost data dir) is built in bulk the same way rather than by replaying
+  the change log one batch at a time.
+- **The text extractor is one per catalog.** Texts are stored in the catalog, once per blob,
+  so the extractor is elected by a catalog lease (catalog/leases.py: an advisory lock on
+  PostgreSQL, an flock beside a SQLite file): with several app nodes on one PostgreSQL
+  catalog exactly one process of one node extracts.
 """
 
 from __future__ import annotations
@@ -17,16 +26,25 @@ import time
 
 from repo_server.catalog.changes import last_seq
 from repo_server.ingest.extract.sandbox import ExtractionSandbox
-from repo_server.locks import FileLock
+from repo_server.catalog.leases import try_lease
 
 from .context import Services
 from .indexing import catch_up, rebuild, refresh_downloads
 from .search_tools import search_index
 from .texts import extract_pending
 
-__all__ = ["BackgroundWork"]
+__all__ = ["BackgroundWork", "EXTRACT_LEASE", "BULK_BUILD_CHANGES"]
 
 log = logging.getLogger(__name__)
+
+# The extractor's lease. With the default SQLite catalog its lock file is
+# <data dir>/locks/extract.lock, where older versions kept their file lock, so a rolling
+# upgrade never runs two extractors.
+EXTRACT_LEASE = "extract"
+# An empty index facing more changes than this is built in bulk (a rebuild) instead of by
+# replaying the change log: a replay commits every 500 changes and re-reads resources changed
+# several times, a bulk build analyses each live resource once and commits once.
+BULK_BUILD_CHANGES = 5_000
 
 
 class BackgroundWork:
@@ -74,6 +92,10 @@ class BackgroundWork:
                     log.warning("indexer: %s has an older index schema; rebuilding", writer.generation)
                     log.info("indexer: rebuilt %s", rebuild(self.svc))
                     continue  # the old writer is no longer live: the next round switches
+                if writer.seq == 0 and (behind := self._last_seq()) > BULK_BUILD_CHANGES:
+                    log.warning("indexer: empty index, %d changes in the catalog; building it in bulk", behind)
+                    log.info("indexer: built %s", rebuild(self.svc))
+                    continue
                 catch_up(self.svc, writer)
                 if time.monotonic() - downloads_at > self.downloads_every_s:
                     refresh_downloads(self.svc, writer)
@@ -95,17 +117,22 @@ class BackgroundWork:
         an idle loop only looks when the change log moved (an upload) or every `rescan_s`
         (texts forgotten by `repo-server index retry-failed` in another process); between
         those it reads the one-row change counter once a second."""
-        lock, sandbox = None, None
+        lease, sandbox = None, None
         seen_seq, scanned_at = -1, 0.0
         while not self._stop.is_set():
             try:
-                if lock is None:
-                    lock = FileLock.try_acquire(self.svc.settings.data_dir / "locks" / "extract.lock")
-                    if lock is None:
+                if lease is not None and not lease.held():  # its catalog session ended
+                    log.warning("extractor: lost the %r lease; electing again", EXTRACT_LEASE)
+                    lease, seen_seq = None, -1
+                if lease is None:
+                    lease = try_lease(self.svc.catalog, EXTRACT_LEASE)
+                    if lease is None:
                         self._sleep(self.retry_s)
                         continue
-                    sandbox = ExtractionSandbox(task_timeout_s=self.svc.settings.extract_timeout,
-                                                soffice=self.svc.settings.soffice)
+                    log.info("extractor: elected (%s)", type(lease).__name__)
+                    if sandbox is None:
+                        sandbox = ExtractionSandbox(task_timeout_s=self.svc.settings.extract_timeout,
+                                                    soffice=self.svc.settings.soffice)
                 seq = self._last_seq()
                 if seq == seen_seq and time.monotonic() - scanned_at < self.rescan_s:
                     self._sleep(1.0)  # nothing new: do not ask the catalog for pending texts
@@ -118,5 +145,5 @@ class BackgroundWork:
                 self._sleep(self.retry_s)
         if sandbox is not None:
             sandbox.close()
-        if lock is not None:
-            lock.release()
+        if lease is not None:
+            lease.release()
