@@ -187,8 +187,11 @@ def stop_within(process: subprocess.Popen, unit: Path) -> int:
 def children(pid: int) -> list[str]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        try:
+            for child in (task / "children").read_text().split():
+                found.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except FileNotFoundError:     # a thread or a child that ended meanwhile
+            continue
     return found
 
 
