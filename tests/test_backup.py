@@ -28,8 +28,10 @@ from repo_server.blobstore import blob_key, open_blobstore
 from repo_server.catalog.changes import last_seq
 from repo_server.config import Settings
 from repo_server.ingest.extract import Extraction
+from repo_server.locks import FileLock
 from repo_server.services import Services
 from repo_server.services.backup import backup
+from repo_server.services.backup_format import BackupError
 from repo_server.services.media_work import run_job
 from repo_server.services.resources import delete_resource
 from repo_server.services.texts import store_text
@@ -300,3 +302,18 @@ def test_missing_postgresql_tools_fail_clearly(services, tmp_path) -> None:
     assert result.returncode == 1
     assert "pg_dump is not installed" in result.stderr and "postgresql-client" in result.stderr
     assert not (tmp_path / "b" / "MANIFEST.json").exists()
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_one_backup_at_a_time_into_a_directory(services, world, tmp_path) -> None:
+    Library(services, world).pdf("第1课.pdf")
+    dest = tmp_path / "b"
+    dest.mkdir()
+    lock = FileLock.try_acquire(dest / ".backup.lock")      # as a running backup holds it
+    try:
+        with pytest.raises(BackupError, match="another backup is writing to"):
+            backup(services, dest)
+    finally:
+        lock.release()
+    assert backup(services, dest)["blobs"]["copied"] == 1
+    assert (dest / "MANIFEST.json").is_file() and oct(dest.stat().st_mode & 0o777) == "0o700"
