@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from repo_server.catalog.models import BlobText, Change
 from repo_server.services import Services
+from repo_server.services import background
 from repo_server.services.background import BackgroundWork
 from repo_server.services.resources import ingest
 from repo_server.services.search_tools import search_index
@@ -65,4 +66,24 @@ def test_two_nodes_extract_each_text_once_and_each_keeps_its_own_index(
     finally:
         for work in works:
             work.stop()
+        node_b.close()
+
+
+def test_a_node_added_to_a_long_change_log_builds_its_index_in_bulk(
+        services, world, stage, tmp_path, caplog, monkeypatch) -> None:
+    """A new node (empty data dir) facing more changes than BULK_BUILD_CHANGES rebuilds from
+    the catalog instead of replaying the log; the replica then follows the log as usual."""
+    monkeypatch.setattr(background, "BULK_BUILD_CHANGES", 3)
+    caplog.set_level(logging.INFO, logger="repo_server.services.background")
+    for n in range(5):
+        ingest(services, world.school_editor, stage(f"勾股定理 练习{n}".encode()), f"练习{n}.txt", {})
+    node_b = _second_node(services, tmp_path)
+    work = BackgroundWork(node_b, poll_s=0.05, retry_s=0.2, extract=False).start()
+    try:
+        _wait("the new node's index to hold the library", lambda: search_index(node_b).status()["documents"] == 5)
+        assert any("building it in bulk" in r.getMessage() for r in caplog.records)
+        ingest(services, world.school_editor, stage("勾股定理 练习新".encode()), "练习新.txt", {})
+        _wait("a later upload in the new node's index", lambda: search_index(node_b).status()["documents"] == 6)
+    finally:
+        work.stop()
         node_b.close()
