@@ -8,7 +8,8 @@ and editors see them beside this server's own status as a mirror.
   another school's row), except from an administrator. Each report replaces the row.
 - **Seeing.** Administrators see every mirror; editors the mirrors whose reporting account
   belongs to their organisation or one below it (a county's editor sees the county's
-  schools); teachers none. Each mirror's lag is given twice: in serials behind what this
+  schools); teachers none. Whoever sees a mirror may remove it (a school that closed or
+  moved to another upstream); a mirror that reports again simply reappears. Each mirror's lag is given twice: in serials behind what this
   server publishes now (the publisher's CURRENT), and as the time since its last success,
   which is what tells a silent, dead mirror apart (REPO_MIRROR_STALE_HOURS).
 - **This server as a mirror.** The sync script leaves `<REPO_DATA_DIR>/sync/status.json`
@@ -24,20 +25,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import Select, delete, false, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.models import MirrorReport, Organisation, User
-from repo_server.errors import AuthenticationRequired, InvalidInput, PermissionDenied
+from repo_server.errors import AuthenticationRequired, InvalidInput, NotFound, PermissionDenied
 from repo_server.sync import ManifestError, MirrorTree
 
 from .actor import Actor
 from .context import Services
 from .mirror_status import SyncStatus, iso, parse_status
 
-__all__ = ["record_report", "list_mirrors", "local_mirror_status", "published_serial",
+__all__ = ["record_report", "list_mirrors", "remove_mirror", "local_mirror_status", "published_serial",
            "status_path", "STATUS_MAX_BYTES"]
 
 STATUS_MAX_BYTES = 64 * 1024   # a status object is a few hundred bytes; a report body too
@@ -114,29 +115,48 @@ def _view(row: MirrorReport, own_serial: int | None, now: datetime, stale_hours:
     }
 
 
-def list_mirrors(svc: Services, actor: Actor, *, now: datetime | None = None) -> dict[str, Any]:
-    """The downstream mirrors the actor may see, stale ones first, then the furthest behind;
-    with this server's published serial and its own status as a mirror (`local`)."""
+def _visible_to(actor: Actor) -> Select:
+    """The reports `actor` may see: every one for an administrator, an editor's own
+    organisation's subtree (by the reporting account's organisation), nothing for others."""
     if actor.anonymous:
         raise AuthenticationRequired("log in to see the mirrors", reason="login")
     if not actor.is_editor:
         raise PermissionDenied("only editors and administrators see the mirrors",
                                reason="mirrors_editors_only")
+    query = select(MirrorReport).join(User, User.id == MirrorReport.user_id)
+    if actor.is_admin:
+        return query
+    if actor.org_id is None:
+        return query.where(false())
+    return (query.join(Organisation, Organisation.id == User.org_id)
+            .where(Organisation.path.startswith(actor.org_path)))
+
+
+def list_mirrors(svc: Services, actor: Actor, *, now: datetime | None = None) -> dict[str, Any]:
+    """The downstream mirrors the actor may see, stale ones first, then the furthest behind;
+    with this server's published serial and its own status as a mirror (`local`)."""
+    query = _visible_to(actor)
     now = now or utcnow()
     stale_hours, own = svc.settings.mirror_stale_hours, published_serial(svc)
-    query = select(MirrorReport).join(User, User.id == MirrorReport.user_id)
-    if not actor.is_admin:
-        if actor.org_id is None:
-            query = query.where(false())
-        else:
-            query = (query.join(Organisation, Organisation.id == User.org_id)
-                     .where(Organisation.path.startswith(actor.org_path)))
     with svc.catalog.read() as session:
         mirrors = [_view(row, own, now, stale_hours) for row in session.scalars(query)]
     mirrors.sort(key=lambda m: (not m["stale"], -(m["behind"] or 0), m["name"]))
     return {"published_serial": own, "stale_hours": stale_hours, "now": iso(now),
             "stale": sum(m["stale"] for m in mirrors), "mirrors": mirrors,
             "local": local_mirror_status(svc, now=now)}
+
+
+def remove_mirror(svc: Services, actor: Actor, name: str) -> None:
+    """Forget a retired mirror's row (a closed school, one that now syncs from elsewhere).
+    Only a mirror the actor sees can be removed; any other name is "not found", so the
+    answer does not tell whether another county's mirror exists."""
+    query = _visible_to(actor).where(MirrorReport.name == name)
+    with svc.catalog.write() as session:
+        row = session.scalars(query).one_or_none()
+        if row is None:
+            raise NotFound(f"no mirror named {name!r} among the mirrors you see", field="name",
+                           reason="no_mirror", name=name)
+        session.execute(delete(MirrorReport).where(MirrorReport.id == row.id))
 
 
 def local_mirror_status(svc: Services, *, now: datetime | None = None) -> dict[str, Any] | None:

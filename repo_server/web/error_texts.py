@@ -173,6 +173,7 @@ TEXTS: dict[str, Text] = {
     "mirror_owned": _l("镜像“%(name)s”已由另一个账号报告；请换一个镜像名称（REPO_MIRROR_NAME），或请管理员处理"),
     "mirror_token": _l("报告镜像状态需要 API 令牌"),
     "mirrors_editors_only": _l("只有编辑和管理员可以查看镜像"),
+    "no_mirror": _l("没有名为“%(name)s”的镜像（或它不在您可管理的范围内）"),
     "report_too_large": _l("状态报告最多 %(limit)s"),
     "mirror_read_only": _l("这台服务器是上级资源库的只读镜像：请到上级服务器上传和修改资源，下次同步后会出现在这里"),
     # web/errors.py: anything unexpected

@@ -9,7 +9,7 @@ before any view runs. Allowed: reading (search, browse, resource pages, previews
 downloads, admin pages that only show), logging in and out (local accounts; anonymous
 teachers read what is public, which is all a mirror holds), a teacher's favourites (local
 to this server, not catalog content), the language choice, and the reports of mirrors
-further down the chain (a county mirror is its schools' upstream).
+further down the chain (a county mirror is its schools' upstream) and removing a retired one.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from repo_server.errors import PermissionDenied
 __all__ = ["init_app", "ALLOWED_WRITES", "REFUSED_PAGES"]
 
 #: endpoints that may write on a mirror (they change no catalog content)
-ALLOWED_WRITES = frozenset({"auth.login", "auth.logout", "library.favourite", "mirror_reports.report"})
+ALLOWED_WRITES = frozenset({"auth.login", "auth.logout", "library.favourite", "mirror_reports.report",
+                            "api.remove_json", "admin.remove_page"})
 #: forms that only lead to a write
 REFUSED_PAGES = frozenset({"ui.upload", "ui.edit", "admin.new_user", "editorial.resources_page"})
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -1,6 +1,7 @@
 """Mirror status over HTTP: downstream mirrors report to POST /api/v1/mirrors/report, editors
 and administrators read GET /api/v1/mirrors and the page /admin/mirrors (this server's own
-status as a mirror at the top, then its downstream mirrors, stale ones highlighted).
+status as a mirror at the top, then its downstream mirrors, stale ones highlighted) and
+remove a retired mirror (DELETE /api/v1/mirrors/<name>, or the page's button).
 
 Thin views: parse, call services/mirror_reports.py, render. Who may report and who sees
 which mirror is decided there. The report has a blueprint of its own, outside the API's
@@ -13,18 +14,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Blueprint, g, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_babel import format_datetime, format_timedelta
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
 from repo_server.errors import AuthenticationRequired, InvalidInput, TooLarge
-from repo_server.services.mirror_reports import STATUS_MAX_BYTES, list_mirrors, record_report
+from repo_server.services.mirror_reports import STATUS_MAX_BYTES, list_mirrors, record_report, remove_mirror
 
-from .admin import bp, svc
+from .admin import bp, done, svc
 from .api import bp as api_bp
 from .auth import current_actor
 
-__all__ = ["report_bp", "report", "mirrors_json", "mirrors_page", "RESULT_LABELS"]
+__all__ = ["report_bp", "report", "mirrors_json", "remove_json", "mirrors_page", "remove_page", "RESULT_LABELS"]
 
 report_bp = Blueprint("mirror_reports", __name__, url_prefix="/api/v1/mirrors")
 
@@ -56,6 +58,13 @@ def mirrors_json():
     return jsonify(list_mirrors(svc(), current_actor()))
 
 
+@api_bp.delete("/mirrors/<path:name>")
+def remove_json(name: str):
+    """Forget a retired mirror (editors: one of their subtree; administrators: any)."""
+    remove_mirror(svc(), current_actor(), name)
+    return "", 204
+
+
 def _ago(seconds: int | None) -> str:
     return format_timedelta(timedelta(seconds=-seconds), add_direction=True) if seconds is not None else ""
 
@@ -69,3 +78,11 @@ def _when(value: str | None) -> str:
 def mirrors_page():
     return render_template("admin_mirrors.html", overview=list_mirrors(svc(), current_actor()),
                            ago=_ago, when=_when, result_labels=RESULT_LABELS)
+
+
+@bp.post("/mirrors/remove")
+@login_required
+def remove_page():
+    name = request.form.get("name", "")
+    remove_mirror(svc(), current_actor(), name)
+    return done(_("已移除镜像 %(name)s。", name=name), "admin.mirrors_page")

@@ -96,4 +96,13 @@ def mirrors_paths() -> dict[str, Any]:
                         "mirrors": {"type": "array", "items": MIRROR_SCHEMA},
                         "local": LOCAL_SCHEMA}}}}},
                 "401": _error("Not logged in"), "403": _error("Not an editor or administrator")}}},
+        "/api/v1/mirrors/{name}": {"delete": {
+            "summary": "Forget a retired mirror (a closed school, one now syncing from elsewhere)",
+            "description": "Editors remove mirrors of their subtree, administrators any. A mirror that "
+                           "reports again reappears.",
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "204": {"description": "Removed"},
+                "401": _error("Not logged in"), "403": _error("Not an editor or administrator"),
+                "404": _error("No such mirror among those the caller sees (reason no_mirror)")}}},
     }

@@ -165,3 +165,37 @@ def test_teachers_and_visitors_are_kept_out_of_the_page(client, world) -> None:
     assert client.get("/admin/mirrors").status_code == 302
     login(client, world, "teacher")
     assert client.get("/admin/mirrors").status_code == 403
+
+
+# -- removing a retired mirror ----------------------------------------------------------------------------
+def test_an_editor_removes_a_retired_mirror_of_their_subtree(client, api, world, services) -> None:
+    report(client, world, "teacher", status("一小镜像"))
+    report(client, world, "other_teacher", status("二小镜像"))
+    hidden = api("school_editor").delete("/api/v1/mirrors/二小镜像")   # not in 一小's subtree
+    assert hidden.status_code == 404 and hidden.get_json()["reason"] == "no_mirror"
+    assert api("teacher").delete("/api/v1/mirrors/一小镜像").status_code == 403
+    anonymous = client.delete("/api/v1/mirrors/一小镜像")    # no token: a cookie session, which needs CSRF
+    assert anonymous.status_code == 400 and "CSRF" in anonymous.get_json()["message"]
+    assert sorted(r.name for r in stored(services)) == ["一小镜像", "二小镜像"]
+    assert api("school_editor").delete("/api/v1/mirrors/一小镜像").status_code == 204
+    assert [r.name for r in stored(services)] == ["二小镜像"]
+    assert api("admin").delete("/api/v1/mirrors/一小镜像").status_code == 404   # gone
+    assert report(client, world, "teacher", status("一小镜像")).status_code == 200   # reports again: back
+    assert sorted(r.name for r in stored(services)) == ["一小镜像", "二小镜像"]
+
+
+def test_the_page_removes_a_mirror_with_csrf(client, world, services) -> None:
+    report(client, world, "teacher", status("一小镜像"))
+    login(client, world, "admin")
+    page = client.get("/admin/mirrors").get_data(as_text=True)
+    assert 'action="/admin/mirrors/remove"' in page
+    forged = client.post("/admin/mirrors/remove", data={"name": "一小镜像"})
+    assert forged.status_code == 400 and [r.name for r in stored(services)] == ["一小镜像"]
+    removed = client.post("/admin/mirrors/remove", data={"name": "一小镜像",
+                                                        "csrf_token": csrf_token(client, "/admin/mirrors")})
+    assert removed.status_code == 303 and stored(services) == []
+    after = client.get(removed.headers["Location"]).get_data(as_text=True)
+    assert "已移除镜像 一小镜像" in after and "还没有镜像报告过同步状态" in after
+    missing = client.post("/admin/mirrors/remove", data={"name": "三小镜像",
+                                                        "csrf_token": csrf_token(client, "/admin/mirrors")})
+    assert missing.status_code == 404 and "没有名为“三小镜像”的镜像" in missing.get_data(as_text=True)

@@ -61,6 +61,10 @@ def test_writes_are_refused_on_a_mirror(mirror_client) -> None:
     assert client.post("/admin/orgs", data={"name": "x"}).status_code == 403
     assert client.post("/api/v1/uploads/").status_code == 403
     assert client.get("/login").status_code == 200          # local accounts still log in
+    # a county mirror's own downstream list stays manageable: removing a retired mirror passes the
+    # read-only gate (and then needs a login like anywhere else)
+    removal = client.delete("/api/v1/mirrors/一小镜像")
+    assert removal.status_code in (400, 401) and removal.get_json().get("reason") != "mirror_read_only"
 
 
 def test_mirror_mode_setting(services, tmp_path) -> None:
