@@ -7,16 +7,17 @@ the CLI each call this with their own settings (gunicorn can also use the factor
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from repo_server.config import Settings
+from repo_server.logs import configure_logging
 from repo_server.services import Services
+from repo_server.services.monitoring import MonitoringFigures
 from repo_server.tasks import MediaQueue
 
 from . import web
+from .web import metrics, tracking
 
 __all__ = ["create_app"]
 
@@ -28,10 +29,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or Services.open(settings)
     services.require_current_schema()
+    queue = MediaQueue(settings, services)
     if services.enqueue is None:  # media jobs of uploads go to the queue after their commit
-        services.enqueue = MediaQueue(settings, services).enqueue
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        services.enqueue = queue.enqueue
+    configure_logging(settings)
 
     app = Flask(__name__.rsplit(".", 1)[0] + ".web")
     app.config.update(
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.json.sort_keys = False     # facet values keep their order (学段 by vocabulary order)
     app.extensions["repo"] = services
     web.register(app)
+    tracking.init_app(app, json_lines=settings.log_format == "json")  # request ids, timing, log
+    metrics.init_app(app, MonitoringFigures(services, queue_depth=queue.pending))  # /metrics
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
                                 x_proto=settings.proxy_hops, x_host=settings.proxy_hops)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -214,6 +215,22 @@ class Settings:
         parse=Path)
     log_level: str = _setting(
         "REPO_LOG_LEVEL", "info", "Log level.", choices=("debug", "info", "warning", "error"))
+    log_format: str = _setting(
+        "REPO_LOG_FORMAT", "text",
+        "Log lines of the web server (gunicorn's own included), `repo-server worker` and "
+        "`repo-server index run`: 'text' for people, 'json' for a log collector (one JSON object "
+        "per line: time, level, logger, message and, per request, request id, method, endpoint, "
+        "status, duration, user, client address; docs/operations.md).", choices=("text", "json"))
+    metrics_allow: str = _setting(
+        "REPO_METRICS_ALLOW", "127.0.0.1/32 ::1/128",
+        "Addresses that may read /metrics (space or comma separated, CIDR allowed), judged on the "
+        "real client address (see REPO_PROXY_HOPS); everyone else gets 403. Add your Prometheus "
+        "server's address.")
+    metrics_cache_seconds: int = _setting(
+        "REPO_METRICS_CACHE_SECONDS", 15,
+        "/metrics reads its catalog figures (jobs, index lag, storage, mirrors) at most once per "
+        "this many seconds in each web worker, so scrapes stay cheap on a large catalog; 0 reads "
+        "them on every scrape.", parse=_non_negative_int)
     mirror_mode: str = _setting(
         "REPO_MIRROR_MODE", "auto",
         "Serve this data dir read-only as a school/county mirror: uploads, edits and admin writes "
@@ -265,6 +282,16 @@ class Settings:
         return self.data_dir / "mirror"
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where gunicorn's workers keep their metric values for /metrics (emptied by `serve`)."""
+        return self.data_dir / "run" / "metrics"
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """REPO_METRICS_ALLOW as networks."""
+        return _networks(self.metrics_allow)
+
+    @property
     def rsync_secrets(self) -> Path:
         """The rsync daemon's secrets file: one `school:secret` line per school (mode 0600)."""
         return self.data_dir / "rsyncd.secrets"
@@ -297,10 +324,18 @@ class Settings:
                               f"with / such as /_repo_blobs/ (got {self.accel_redirect!r})")
         if self.queue_url and not self.queue_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REPO_QUEUE_URL must be a redis:// URL or empty (got {self.queue_url!r})")
+        self.metrics_networks  # noqa: B018  (refuses a malformed REPO_METRICS_ALLOW now)
         url = self.catalog_url
         if not (url.startswith("sqlite") or url.startswith("postgresql")):
             raise ConfigError(
                 f"REPO_DATABASE_URL must be a sqlite:// or postgresql:// URL (got {self.database_url!r})")
+
+
+def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    try:
+        return tuple(ip_network(item, strict=False) for item in text.replace(",", " ").split())
+    except ValueError as exc:
+        raise ConfigError(f"REPO_METRICS_ALLOW: {exc}") from None
 
 
 def _parse(f: dataclasses.Field, text: str) -> Any:

@@ -20,6 +20,8 @@ from gunicorn.app.base import BaseApplication
 from repo_server.app import create_app
 from repo_server.services.background import BackgroundWork
 from repo_server.config import Settings
+from repo_server.logs import GunicornJsonLogger, configure_logging
+from repo_server.web.metrics import prepare_multiprocess_dir, worker_exited
 
 __all__ = ["RepoServer", "serve", "start_embedded_worker"]
 
@@ -46,7 +48,7 @@ class RepoServer(BaseApplication):
 
 
 def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
-    return {
+    options = {
         "bind": f"{host}:{port}",
         "workers": settings.workers,
         "worker_class": "gthread",
@@ -63,7 +65,11 @@ def gunicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]
         # gunicorn's control socket defaults to ~/.gunicorn/gunicorn.ctl, shared by every
         # server of the same user (a second instance takes it over); we do not use it.
         "control_socket_disable": True,
+        "child_exit": worker_exited,   # a dead worker's live metric gauges stop counting
     }
+    if settings.log_format == "json":  # gunicorn's log as JSON lines; the app logs each request
+        options.update(logger_class=GunicornJsonLogger, accesslog=None)
+    return options
 
 
 def start_embedded_worker() -> subprocess.Popen:
@@ -84,6 +90,8 @@ def start_embedded_worker() -> subprocess.Popen:
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    configure_logging(settings)         # the master's own records, in the same format
+    prepare_multiprocess_dir(settings)  # before any worker forks (web/metrics.py)
     if settings.embedded_worker:
         start_embedded_worker()
     RepoServer(settings, gunicorn_options(settings, host or settings.host,

@@ -12,7 +12,7 @@ from typing import Any
 
 __all__ = ["main", "cli"]
 
-_COMMANDS = ("backups", "importing", "indexing", "media", "mirror", "operations", "people", "vocabulary")
+_COMMANDS = ("backups", "doctor", "importing", "indexing", "media", "mirror", "operations", "people", "vocabulary")
 
 
 def _group() -> Any:

@@ -11,6 +11,7 @@ import click
 
 from repo_server.catalog.leases import try_lease
 from repo_server.ingest.extract.sandbox import ExtractionSandbox
+from repo_server.logs import announce, configure_logging
 from repo_server.services import indexing, texts
 from repo_server.services.background import EXTRACT_LEASE, BackgroundWork
 from repo_server.services.search_tools import search_index
@@ -98,10 +99,12 @@ def catch_up(no_extract: bool) -> None:
 def run() -> None:
     """Keep the index and texts up to date until stopped (a service of its own; set
     REPO_BACKGROUND_WORK=off on the web servers then)."""
-    work = BackgroundWork(open_services()).start()
+    services = open_services()
+    configure_logging(services.settings)
+    work = BackgroundWork(services).start()
     stopped = []
     signal.signal(signal.SIGTERM, lambda *_: stopped.append(True))
-    click.echo("indexer running; Ctrl-C to stop", err=True)
+    announce(services.settings, "repo_server.indexer", "indexer running; Ctrl-C to stop")
     try:
         while not stopped:
             time.sleep(0.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import threading
@@ -12,6 +11,7 @@ import time
 import click
 
 from repo_server.config import Settings
+from repo_server.logs import announce, configure_logging
 from repo_server.services.media_jobs import cancel_job, list_jobs, mark_enqueued, rebuild_jobs, retry_jobs
 from repo_server.services.media_plan import DERIVATIVE_PROFILES
 from repo_server.tasks import MediaQueue
@@ -30,14 +30,13 @@ __all__ = ["worker", "media"]
 def worker(workers: int, exit_with: int | None) -> None:
     """Run the media worker: renditions, previews and thumbnails, from the job queue."""
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     services = open_services()
     queue = MediaQueue(settings, services)
     handed = queue.sweep()   # jobs left behind while no worker ran
     where = settings.queue_url or settings.queue_file
-    click.echo(f"media worker: queue {where}, {workers} at a time, {len(handed)} job(s) picked up",
-               err=True)
+    announce(settings, "repo_server.worker",
+             f"media worker: queue {where}, {workers} at a time, {len(handed)} job(s) picked up")
     if exit_with:
         threading.Thread(target=_exit_with, args=(exit_with,), daemon=True).start()
     queue.consumer(workers).run()
