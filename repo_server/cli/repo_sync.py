@@ -37,8 +37,11 @@ def _log(message: str) -> None:
 def _index_catch_up(services: Services) -> str:
     """Bring the local search index up to the change log in ONE commit (a search sees the
     previous version or the new one, never half); when `repo-server serve` holds the
-    writer, its indexer does it within a second."""
-    from repo_server.services.indexing import catch_up
+    writer, its indexer does it within a second. An empty index facing a whole library (the
+    first sync) is built in bulk instead, as a new generation swapped in at once: analysis in
+    a pool of processes, one commit, each resource read once."""
+    from repo_server.catalog.changes import last_seq
+    from repo_server.services.indexing import BULK_BUILD_CHANGES, catch_up, rebuild
     from repo_server.services.search_tools import search_index
 
     writer = search_index(services).try_writer()
@@ -47,6 +50,12 @@ def _index_catch_up(services: Services) -> str:
     try:
         if writer.outdated:
             return "outdated index schema: the server rebuilds it"
+        if writer.seq == 0:
+            with services.catalog.read() as session:
+                changes = last_seq(session)
+            if changes > BULK_BUILD_CHANGES:
+                built = rebuild(services)
+                return f"index built: {built['documents']} documents in {built['seconds']} s"
         applied = catch_up(services, writer, batch=10 ** 9)
         return f"{applied} changes indexed"
     finally:

@@ -29,11 +29,11 @@ from repo_server.ingest.extract.sandbox import ExtractionSandbox
 from repo_server.catalog.leases import try_lease
 
 from .context import Services
-from .indexing import catch_up, rebuild, refresh_downloads
+from .indexing import BULK_BUILD_CHANGES, catch_up, rebuild, refresh_downloads
 from .search_tools import search_index
 from .texts import extract_pending
 
-__all__ = ["BackgroundWork", "EXTRACT_LEASE", "BULK_BUILD_CHANGES"]
+__all__ = ["BackgroundWork", "EXTRACT_LEASE"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ log = logging.getLogger(__name__)
 # <data dir>/locks/extract.lock, where older versions kept their file lock, so a rolling
 # upgrade never runs two extractors.
 EXTRACT_LEASE = "extract"
-# An empty index facing more changes than this is built in bulk (a rebuild) instead of by
-# replaying the change log: a replay commits every 500 changes and re-reads resources changed
-# several times, a bulk build analyses each live resource once and commits once.
-BULK_BUILD_CHANGES = 5_000
 
 
 class BackgroundWork:

@@ -29,9 +29,14 @@ from .analysis_pool import AnalysisPool
 from .search_documents import RawDocument, analyze, raw_documents
 from .search_tools import search_index, search_tools
 
-__all__ = ["catch_up", "refresh_downloads", "rebuild", "index_status"]
+__all__ = ["catch_up", "refresh_downloads", "rebuild", "index_status", "BULK_BUILD_CHANGES"]
 
 BATCH = 500
+# An empty index facing more changes than this is built in bulk (a rebuild) instead of by
+# replaying the change log (a node added to a cluster, a mirror's first sync): a replay commits
+# every BATCH changes and re-reads resources changed several times, a bulk build analyses each
+# live resource once, in a pool of processes, and commits once.
+BULK_BUILD_CHANGES = 5_000
 
 
 def _documents(svc: Services, session: Session, ids: Iterable[str]) -> tuple[list[SearchDocument], list[str]]:
