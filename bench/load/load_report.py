@@ -108,8 +108,8 @@ def render(res: dict[str, Any]) -> str:
     out += _downloads(sc)
     machine = res["machine"]
     out += [f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cpu_count', '?')} cores, "
-            f"{machine.get('memory_gib', '?')} GiB RAM, {machine.get('os', '?')}; nginx {machine.get('nginx', '?')}, "
-            f"{res.get('wrk', 'wrk')}, Python {machine.get('python', '?')}, gunicorn {machine.get('gunicorn', '?')}. "
+            f"{machine.get('memory_gib', '?')} GiB RAM, {machine.get('os', '?')}; {machine.get('nginx', '?')}, "
+            f"{res.get('wrk', 'wrk').split(' Copyright')[0]}, Python {machine.get('python', '?')}, gunicorn {machine.get('gunicorn', '?')}. "
             f"Index rebuild before serving: {res.get('index_rebuild_s', '?')} s.", "", METHOD.strip(), ""]
     if ANALYSIS.is_file():
         out.append(ANALYSIS.read_text(encoding="utf-8").strip())
