@@ -189,10 +189,12 @@ def plain_rsync(up: Upstream, dest: Path, bwlimit: int | None) -> dict:
             "load_before": load}
 
 
-def update(up: Upstream, share: float, seed: int) -> dict:
-    """Change `share` of the resources, publish; what a mirror must now fetch."""
+def update(up: Upstream, share: float) -> dict:
+    """Change `share` of the resources, publish; what a mirror must now fetch. The edits are
+    seeded by the serial about to be published, so an upstream kept from an earlier run
+    (--keep) gets new content, never edits it already holds."""
     before = _tree_objects(up.data / "mirror")
-    edited = change(up.data, share, seed)
+    edited = change(up.data, share, seed=int(up.current()["serial"]) + 1)
     published = up.publish()
     after = _tree_objects(up.data / "mirror")
     new = {sha: size for sha, size in after.items() if sha not in before}
@@ -210,7 +212,7 @@ def measure(args: argparse.Namespace, up: Upstream, work: Path) -> dict:
     print("bench: (b) no change")
     res["nochange"] = repo_sync(up, work / "school", None)
     print(f"bench: (c) {args.share:.0%} changed")
-    res["update"] = update(up, args.share, seed=1)
+    res["update"] = update(up, args.share)
     res["update"]["plain"] = plain_rsync(up, work / "plain", None)
     res["update"]["sync"] = repo_sync(up, work / "school", None)
     if not args.no_bwlimit:
@@ -218,7 +220,7 @@ def measure(args: argparse.Namespace, up: Upstream, work: Path) -> dict:
         print(f"bench: (d) --bwlimit {bw}: full")
         res["bw_full"] = {"plain": plain_rsync(up, work / "plain-bw", bw), "sync": repo_sync(up, work / "school-bw", bw)}
         print(f"bench: (d) --bwlimit {bw}: {args.share:.0%} changed")
-        res["bw_update"] = update(up, args.share, seed=2)
+        res["bw_update"] = update(up, args.share)
         res["bw_update"]["plain"] = plain_rsync(up, work / "plain-bw", bw)
         res["bw_update"]["sync"] = repo_sync(up, work / "school-bw", bw)
     return res
