@@ -16,9 +16,14 @@ from urllib.parse import unquote
 import urllib3
 from minio import Minio
 
-__all__ = ["filename_star", "upload_form", "free_port", "start_server", "stop_server", "S3Server", "REGION"]
+__all__ = ["filename_star", "upload_form", "free_port", "start_server", "stop_server", "S3Server", "REGION",
+           "SHIPPED_NGINX_CONF", "nginx_production_conf"]
 
 REGION = "us-east-1"
+SHIPPED_NGINX_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "repo-server.conf"
+# The shipped nginx file's placeholders (docs/deploy.md) and what a test-time copy puts there.
+_NGINX_PLACEHOLDERS = ("listen 80;", "listen [::]:80;", "server 127.0.0.1:8080;", "/srv/repo-server/",
+                       "/var/log/nginx/")
 
 
 def filename_star(header: str) -> str:
@@ -91,3 +96,19 @@ class S3Server:
         http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=30), retries=retries)
         return Minio(self.endpoint, access_key=self.access_key, secret_key=self.secret_key,
                      secure=self.secure, region=REGION, http_client=http)
+
+
+def nginx_production_conf(*, nginx_port: int, app_port: int, data_dir: Path, log_dir: Path) -> str:
+    """deploy/nginx/repo-server.conf as shipped, only its placeholders replaced: loopback ports,
+    this data dir, a private log dir (tests/test_nginx.py and bench/load run exactly this).
+    Raises ValueError when a placeholder went missing from the file."""
+    text = SHIPPED_NGINX_CONF.read_text(encoding="utf-8")
+    for placeholder in _NGINX_PLACEHOLDERS:
+        if placeholder not in text:
+            raise ValueError(f"{SHIPPED_NGINX_CONF} no longer contains {placeholder!r}: update "
+                             "tests/support.py's templating along with it")
+    return (text.replace("listen [::]:80;", "")
+            .replace("listen 80;", f"listen 127.0.0.1:{nginx_port};")
+            .replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{app_port};")
+            .replace("/srv/repo-server/", f"{data_dir.resolve()}/")
+            .replace("/var/log/nginx/", f"{log_dir}/"))

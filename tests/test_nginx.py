@@ -36,10 +36,8 @@ from repo_server.config import Settings
 from repo_server.errors import ConfigError
 from repo_server.services.media_work import run_job
 from repo_server.web.files import accel_location
-from tests.support import filename_star, free_port
+from tests.support import filename_star, free_port, nginx_production_conf
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_CONF = ROOT / "deploy" / "nginx" / "repo-server.conf"
 ACCEL = "/_repo_blobs/"
 CONTENT = b"%PDF-1.4\n" + random.Random(20261123).randbytes(3 * 1024 * 1024)   # a 3 MiB "PDF"
 SHA = hashlib.sha256(CONTENT).hexdigest()
@@ -47,10 +45,6 @@ NAME = "第3课 勾股定理（教学设计）.pdf"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"}
 
 pytestmark = pytest.mark.server_env(REPO_ACCEL_REDIRECT=ACCEL, REPO_PROXY_HOPS="1")
-
-# The shipped file's placeholders and what the test puts in their place.
-_PLACEHOLDERS = ("listen 80;", "listen [::]:80;", "server 127.0.0.1:8080;",
-                 "/srv/repo-server/data/", "/var/log/nginx/")
 
 _WRAPPER = """\
 # Test-time nginx.conf: a private prefix; the http block is what Debian's nginx.conf gives,
@@ -73,18 +67,6 @@ http {{
     include {dir}/repo-server.conf;
 }}
 """
-
-
-def production_conf(text: str, *, nginx_port: int, app_port: int, data_dir: Path, log_dir: Path) -> str:
-    """The shipped config with its placeholders replaced (fails if one went missing)."""
-    for placeholder in _PLACEHOLDERS:
-        assert placeholder in text, (f"{SHIPPED_CONF} no longer contains {placeholder!r}: "
-                                     "update this test's templating along with it")
-    return (text.replace("listen [::]:80;", "")
-            .replace("listen 80;", f"listen 127.0.0.1:{nginx_port};")
-            .replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{app_port};")
-            .replace("/srv/repo-server/data/", f"{data_dir.resolve()}/")
-            .replace("/var/log/nginx/", f"{log_dir}/"))
 
 
 @dataclass
@@ -112,9 +94,8 @@ def front(live_server, services, tmp_path: Path) -> Iterator[Front]:
     conf_dir = tmp_path / "nginx"
     conf_dir.mkdir()
     port = free_port()
-    (conf_dir / "repo-server.conf").write_text(production_conf(
-        SHIPPED_CONF.read_text(), nginx_port=port, app_port=live_server.port,
-        data_dir=services.settings.data_dir, log_dir=conf_dir))
+    (conf_dir / "repo-server.conf").write_text(nginx_production_conf(
+        nginx_port=port, app_port=live_server.port, data_dir=services.settings.data_dir, log_dir=conf_dir))
     (conf_dir / "nginx.conf").write_text(_WRAPPER.format(
         dir=conf_dir, user=pwd.getpwuid(os.getuid()).pw_name, group=grp.getgrgid(os.getgid()).gr_name))
     argv = [nginx, "-p", str(conf_dir), "-e", str(conf_dir / "error.log"), "-c", str(conf_dir / "nginx.conf")]
