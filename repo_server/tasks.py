@@ -101,11 +101,29 @@ class MediaQueue:
 class _Consumer(Consumer):
     """Huey's consumer, plus: a stop signal (SIGINT or SIGTERM) first stops the running jobs
     (their ffmpeg is killed and they go back to the queue), then stops gracefully, so a stop
-    takes seconds, not the rest of a two-hour transcode."""
+    takes seconds, not the rest of a two-hour transcode.
+
+    Huey starts its worker and scheduler threads *before* it installs its signal handlers: a
+    stop signal in between (a server killed while its embedded worker starts, systemd
+    stopping a unit that just started) would raise KeyboardInterrupt in the main thread and
+    leave the process hanging on those non-daemon threads. So a stop signal that arrives
+    before Huey's handlers are in place is kept and handled as soon as they are."""
 
     def __init__(self, queue: MediaQueue, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._queue = queue
+        self._pending: int | None = None
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(signum, self._keep_for_later)
+
+    def _keep_for_later(self, signum, frame) -> None:
+        self._pending = signum
+
+    def _set_signal_handlers(self) -> None:
+        super()._set_signal_handlers()
+        if self._pending is not None:
+            self._handle_signal(self._pending, None)
 
     def _handle_signal(self, signum, frame) -> None:  # Huey's hook for SIGINT/SIGTERM/SIGHUP
         if signum in (signal.SIGINT, signal.SIGTERM):   # SIGHUP restarts: jobs may go on

@@ -675,3 +675,25 @@ def test_embedded_worker_exits_when_the_server_dies_without_stopping_it(live_ser
         for pid in [*embedded, *web_workers]:
             if is_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- a stop signal while the consumer starts ---------------------------------------------------------
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_a_stop_signal_before_the_consumer_is_ready_stops_it_once_it_is(services) -> None:
+    """Huey starts its threads before installing its signal handlers: a SIGINT in between used
+    to raise KeyboardInterrupt in the main thread and leave the process hanging on the
+    non-daemon threads (seen as an embedded worker outliving its killed server). Now the signal
+    is kept and handled once the handlers are in place: run() stops gracefully and returns."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        consumer = MediaQueue(services.settings, services).consumer(1)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives before start()
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            pytest.fail("a SIGINT before the consumer's handlers raised KeyboardInterrupt")
+        consumer.run()                           # returns: the kept signal stopped it
+        assert not [t for _, t in consumer.worker_threads if t.is_alive()]
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
