@@ -113,6 +113,7 @@ class _Consumer(Consumer):
         super().__init__(*args, **kwargs)
         self._queue = queue
         self._pending: int | None = None
+        self.ready = threading.Event()     # set once the stop signals reach _handle_signal
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, self._keep_for_later)
@@ -122,6 +123,7 @@ class _Consumer(Consumer):
 
     def _set_signal_handlers(self) -> None:
         super()._set_signal_handlers()
+        self.ready.set()
         if self._pending is not None:
             self._handle_signal(self._pending, None)
 

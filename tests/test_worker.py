@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -697,3 +698,28 @@ def test_a_stop_signal_before_the_consumer_is_ready_stops_it_once_it_is(services
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+def test_an_orphaned_worker_with_sigint_ignored_still_exits(services, tmp_path: Path) -> None:
+    """The embedded worker's parent is gone before the worker is ready, and SIGINT arrives
+    ignored (a disposition inherited from whatever started the server: pytest-xdist's workers
+    ignore it). --exit-with waits until the consumer handles stop signals, so its SIGINT is
+    not lost and the worker exits instead of running on as an orphan."""
+    log = tmp_path / "orphan.log"
+    script = (f"{shlex.quote(sys.executable)} -m repo_server.cli worker --exit-with $$ "
+              f">{shlex.quote(str(log))} 2>&1 </dev/null & echo $!")
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    shell = subprocess.run(["sh", "-c", script], env=worker_env(services.settings), cwd=ROOT,
+                           capture_output=True, text=True, timeout=30, preexec_fn=ignore_sigint)
+    pid = int(shell.stdout.strip())      # the shell (the worker's parent) has exited already
+    try:
+        wait_until("the orphaned worker to exit", lambda: is_alive(pid), lambda alive: not alive,
+                   timeout=60, logs=lambda: log.read_text(errors="replace"))
+        assert "media worker: queue" in log.read_text()      # it did start, then stopped
+    finally:
+        if is_alive(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -37,13 +37,18 @@ def worker(workers: int, exit_with: int | None) -> None:
     where = settings.queue_url or settings.queue_file
     announce(settings, "repo_server.worker",
              f"media worker: queue {where}, {workers} at a time, {len(handed)} job(s) picked up")
+    consumer = queue.consumer(workers)
     if exit_with:
-        threading.Thread(target=_exit_with, args=(exit_with,), daemon=True).start()
-    queue.consumer(workers).run()
+        threading.Thread(target=_exit_with, args=(exit_with, consumer.ready), daemon=True).start()
+    consumer.run()
 
 
-def _exit_with(parent: int) -> None:
-    """Ask the consumer to stop (SIGINT: graceful) once `parent` has exited."""
+def _exit_with(parent: int, ready: threading.Event) -> None:
+    """Ask the consumer to stop (SIGINT: graceful) once `parent` has exited — only when the
+    consumer's signal handlers are in place: before that, a SIGINT may be ignored outright
+    (a disposition inherited from the process that started the server) and then never
+    seen again, or interrupt Huey's start with its threads already running."""
+    ready.wait()
     while os.getppid() == parent:
         time.sleep(2)
     os.kill(os.getpid(), signal.SIGINT)
