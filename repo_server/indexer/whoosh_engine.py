@@ -7,6 +7,7 @@ is whoosh_reader.py.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -40,10 +41,25 @@ class WhooshEngine:
         index.create_in(str(path), _schema())
 
     def open_reader(self, path: Path, *, schema: int) -> WhooshReader:
-        return WhooshReader(index.open_dir(str(path)))
+        return WhooshReader(_open_dir(path))
 
     def open_writer(self, path: Path) -> "WhooshWriter":
-        return WhooshWriter(index.open_dir(str(path)))
+        return WhooshWriter(_open_dir(path))
+
+
+def _open_dir(path: Path, attempts: int = 20):
+    """`index.open_dir`, retried when a commit in another thread or process replaced the
+    table of contents between Whoosh listing it and opening it (FileNotFoundError on
+    `_MAIN_<n>.toc`). Whoosh retries the same race when a reader refreshes, but not when an
+    index is opened: a search arriving during a commit would fail."""
+    for attempt in range(attempts):
+        try:
+            return index.open_dir(str(path))
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
 
 
 # Whoosh buffers postings in a pool; when the pool is full it pickles a sorted run to a

@@ -9,6 +9,7 @@ import logging
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from repo_server.catalog.models import BlobText, Change
@@ -22,9 +23,15 @@ FILES = 6
 
 
 def _second_node(services: Services, tmp_path: Path) -> Services:
+    """Node B: its own data dir (index, staging), the same catalog and the same blob store, as
+    app nodes have (MinIO in production). With this test's local store, node B's data dir
+    would hold an empty store of its own: whichever node won the extractor's election would
+    then decide whether the files could be read at all."""
     settings = dataclasses.replace(services.settings, data_dir=tmp_path / "node-b",
                                    database_url=services.settings.catalog_url)
-    return Services.open(settings)
+    node = Services.open(settings)
+    node.blobs = services.blobs
+    return node
 
 
 def _wait(what: str, condition, timeout: float = 60) -> None:
@@ -34,11 +41,15 @@ def _wait(what: str, condition, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.parametrize("first", ["node-a", "node-b"])
 def test_two_nodes_extract_each_text_once_and_each_keeps_its_own_index(
-        services, world, stage, tmp_path, caplog) -> None:
+        services, world, stage, tmp_path, caplog, first) -> None:
+    """Either node may win the election (the one started first usually does): both ways, each
+    text is extracted once and each node keeps its own index."""
     caplog.set_level(logging.INFO, logger="repo_server.services.background")
     node_b = _second_node(services, tmp_path)
-    works = [BackgroundWork(svc, poll_s=0.05, retry_s=0.2, rescan_s=3.0).start() for svc in (services, node_b)]
+    order = (services, node_b) if first == "node-a" else (node_b, services)
+    works = [BackgroundWork(svc, poll_s=0.05, retry_s=0.2, rescan_s=3.0).start() for svc in order]
     try:
         views = [ingest(services, world.school_editor, stage(f"第{n}课 配方法讲义 编号{n}".encode()), f"讲义{n}.txt", {})
                  for n in range(FILES)]
