@@ -17,7 +17,7 @@ import urllib3
 from minio import Minio
 
 __all__ = ["filename_star", "upload_form", "free_port", "start_server", "stop_server", "S3Server", "REGION",
-           "SHIPPED_NGINX_CONF", "nginx_production_conf"]
+           "SHIPPED_NGINX_CONF", "nginx_production_conf", "nginx_main_conf"]
 
 REGION = "us-east-1"
 SHIPPED_NGINX_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "repo-server.conf"
@@ -112,3 +112,32 @@ def nginx_production_conf(*, nginx_port: int, app_port: int, data_dir: Path, log
             .replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{app_port};")
             .replace("/srv/repo-server/", f"{data_dir.resolve()}/")
             .replace("/var/log/nginx/", f"{log_dir}/"))
+
+
+def nginx_main_conf(directory: Path, *, top: str = "", workers: str = "1", connections: int = 256,
+                    log_level: str = "info", http_extra: str = "") -> str:
+    """A private nginx.conf around the templated repo-server.conf in `directory`: the http
+    block Debian's nginx.conf gives, every pid, log and temp path inside `directory` (nothing
+    touches /etc/nginx, /var/log/nginx or /run), nginx in the foreground. `top` adds main-context
+    lines (e.g. `user`), `http_extra` more server blocks (the load benchmark's plain peer)."""
+    d = directory
+    return f"""\
+# Generated: a private prefix, Debian's http defaults, the shipped repo-server.conf.
+{top}worker_processes {workers};
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log {log_level};
+events {{ worker_connections {connections}; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    include {d}/repo-server.conf;
+{http_extra}}}
+"""

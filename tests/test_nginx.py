@@ -36,7 +36,7 @@ from repo_server.config import Settings
 from repo_server.errors import ConfigError
 from repo_server.services.media_work import run_job
 from repo_server.web.files import accel_location
-from tests.support import filename_star, free_port, nginx_production_conf
+from tests.support import filename_star, free_port, nginx_main_conf, nginx_production_conf
 
 ACCEL = "/_repo_blobs/"
 CONTENT = b"%PDF-1.4\n" + random.Random(20261123).randbytes(3 * 1024 * 1024)   # a 3 MiB "PDF"
@@ -45,29 +45,6 @@ NAME = "第3课 勾股定理（教学设计）.pdf"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"}
 
 pytestmark = pytest.mark.server_env(REPO_ACCEL_REDIRECT=ACCEL, REPO_PROXY_HOPS="1")
-
-_WRAPPER = """\
-# Test-time nginx.conf: a private prefix; the http block is what Debian's nginx.conf gives,
-# then the shipped deploy/nginx/repo-server.conf (placeholders replaced).
-user {user} {group};
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    sendfile on;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    include {dir}/repo-server.conf;
-}}
-"""
-
 
 @dataclass
 class Front:
@@ -96,8 +73,8 @@ def front(live_server, services, tmp_path: Path) -> Iterator[Front]:
     port = free_port()
     (conf_dir / "repo-server.conf").write_text(nginx_production_conf(
         nginx_port=port, app_port=live_server.port, data_dir=services.settings.data_dir, log_dir=conf_dir))
-    (conf_dir / "nginx.conf").write_text(_WRAPPER.format(
-        dir=conf_dir, user=pwd.getpwuid(os.getuid()).pw_name, group=grp.getgrgid(os.getgid()).gr_name))
+    user = f"user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};\n"
+    (conf_dir / "nginx.conf").write_text(nginx_main_conf(conf_dir, top=user))
     argv = [nginx, "-p", str(conf_dir), "-e", str(conf_dir / "error.log"), "-c", str(conf_dir / "nginx.conf")]
     checked = subprocess.run([*argv, "-t"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, f"nginx -t refused the shipped config:\n{checked.stderr}"
