@@ -25,7 +25,10 @@ from repo_server.sync.pull.run import run_sync
 from repo_server.sync.pull.selection import parse_only
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from repo_server.services import Services
+    from repo_server.services.indexing import PreparedGeneration
 
 __all__ = ["main"]
 
@@ -60,6 +63,14 @@ def _index_catch_up(services: Services) -> str:
         return f"{applied} changes indexed"
     finally:
         writer.close()
+
+
+def _prepare_index(services: Services, session: Session) -> PreparedGeneration:
+    """A first sync's index: a new generation built from the catalog transaction still open
+    while the objects arrive, made live after its commit (sync/pull/overlap.py)."""
+    from repo_server.services.indexing import prepare_generation
+
+    return prepare_generation(services, session)
 
 
 def _options(**given) -> SyncOptions:
@@ -152,7 +163,8 @@ def main(**given) -> None:
 
     name = options.name or " ".join(settings.mirror_name.split()) or socket.gethostname()
     try:
-        outcome = run_sync(options, open_services, name=name, catch_up=lambda: _index_catch_up(opened[0]), log=_log)
+        outcome = run_sync(options, open_services, name=name, catch_up=lambda: _index_catch_up(opened[0]),
+                           prepare_index=lambda session: _prepare_index(opened[0], session), log=_log)
     finally:
         for services in opened:
             services.close()

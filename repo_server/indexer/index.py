@@ -7,6 +7,7 @@ web workers never fight over Whoosh's or Tantivy's own write locks.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -127,6 +128,12 @@ class SearchIndex:
 
     def publish(self, writer: IndexWriter) -> None:
         self.store.publish(writer.generation)
+
+    def discard(self, writer: IndexWriter) -> None:
+        """Close a writer of a generation that will never be live, and delete that generation."""
+        writer.close()
+        if not writer.is_live:
+            shutil.rmtree(writer.generation, ignore_errors=True)
 
     def close(self) -> None:
         with self._lock:

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Mapping
 from repo_server.indexer import Analyzer, SearchDocument
 
 from .search_documents import RawDocument, analyze
-from .search_tools import shared_analyzer
+from .search_tools import learn_words
 
 __all__ = ["AnalysisPool"]
 
@@ -43,6 +43,7 @@ class AnalysisPool:
         self.workers = max(workers, 1)
         self.in_flight = in_flight or self.workers * 2
         self.folding = dict(folding)
+        self.words = list(words)
         self._executor = None
         if self.workers > 1:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"),
@@ -51,7 +52,7 @@ class AnalysisPool:
     def analyze(self, batches: Iterable[list[RawDocument]]) -> Iterator[list[SearchDocument]]:
         """Analysed batches, in the order given."""
         if self._executor is None:
-            analyzer = shared_analyzer()
+            analyzer = learn_words(self.words)
             for batch in batches:
                 yield [analyze(raw, analyzer, self.folding) for raw in batch]
             return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 from repo_server.catalog.terms import SCHEMES
 from repo_server.catalog.vocab import VocabIndex
@@ -18,7 +19,7 @@ from repo_server.indexer import Analyzer, Highlighter, SearchIndex, Synonyms
 
 from .context import Services
 
-__all__ = ["SearchTools", "search_tools", "search_index", "shared_analyzer", "REFRESH_S"]
+__all__ = ["SearchTools", "search_tools", "search_index", "shared_analyzer", "learn_words", "vocabulary_groups", "REFRESH_S"]
 
 REFRESH_S = 60.0
 _lock = threading.Lock()
@@ -45,19 +46,27 @@ class SearchTools:
     facet_order: dict[str, dict[str, tuple[int, str]]]
 
 
-def _load(svc: Services) -> SearchTools:
+def learn_words(words: Iterable[str]) -> Analyzer:
+    """The shared analyzer, taught `words` (the vocabulary's names) it does not know yet."""
     analyzer = shared_analyzer()
+    for name in words:
+        if name not in _known_words:
+            analyzer.add_word(name)
+            _known_words.add(name)
+    return analyzer
+
+
+def vocabulary_groups(vocab: VocabIndex) -> list[list[str]]:
+    """Each classifying term's name with its aliases: one synonym group per term."""
+    return [[term.name, *(a.alias for a in term.aliases)]
+            for scheme in ("stage", "grade", "subject", "edition", "volume", "type") for term in vocab.terms(scheme)]
+
+
+def _load(svc: Services) -> SearchTools:
     with svc.catalog.read() as session:
         vocab = VocabIndex.load(session)
-    groups = []
-    for scheme in ("stage", "grade", "subject", "edition", "volume", "type"):
-        for term in vocab.terms(scheme):
-            names = [term.name, *(a.alias for a in term.aliases)]
-            groups.append(names)
-            for name in names:
-                if name not in _known_words:
-                    analyzer.add_word(name)
-                    _known_words.add(name)
+    groups = vocabulary_groups(vocab)
+    analyzer = learn_words(name for names in groups for name in names)
     return SearchTools(analyzer=analyzer, synonyms=Synonyms(analyzer, groups),
                        highlighter=Highlighter(analyzer), vocab=vocab, loaded_at=time.monotonic(),
                        facet_order={scheme: {t.code: (t.position, t.name) for t in vocab.terms(scheme)}

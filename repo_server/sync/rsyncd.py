@@ -15,7 +15,8 @@ publisher's `.state/`, refuses the options that would let a client delete (`dele
 downstream verifies sha256 itself), allows only REPO_RSYNC_HOSTS_ALLOW and at most
 REPO_RSYNC_MAX_CONNECTIONS clients, never looks up client names (slow DNS in a village
 stalls every connection), and does not compress objects (media is compressed already;
-objects have no suffix for rsync's own list to recognise, hence the 64-character pattern).
+objects have no suffix for rsync's own list to recognise, hence the 64-character pattern;
+measured, a client's -z compresses them all the same, which repo-sync uses for texts only).
 """
 
 from __future__ import annotations

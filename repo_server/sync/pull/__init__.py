@@ -8,6 +8,7 @@ applies it to this data dir's catalog (docs/mirrors.md, "The downstream").
     plan.py       what changed, what is kept, what to fetch
     terms.py      vocabulary by (scheme, code), organisations by name path
     apply.py      stage 2: the catalog in the caller's one transaction, change log included
+    overlap.py    a first sync's stage 2 in a thread, while stage 1 still transfers
     state.py      <data dir>/sync/: CURRENT (last), manifest, status.json, trace.jsonl
     gc.py         local garbage collection one version late, with a max-delete guard
     report.py     POST the status to the upstream
@@ -15,7 +16,8 @@ applies it to this data dir's catalog (docs/mirrors.md, "The downstream").
     options.py    command line, config file, defaults
     errors.py     outcomes and exit codes (0, 75 retry, 78 configuration, 1 failed)
 
-Below the services layer like the rest of repo_server.sync: the CLI wires the index catch-up.
+Below the services layer like the rest of repo_server.sync: the CLI wires the index catch-up
+and a first sync's index build.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from repo_server.catalog.models import (CLASSIFICATION_SCHEMES, Blob, BlobText, 
 from .selection import Selection
 from .terms import OrgResolver, sync_vocabulary
 
-__all__ = ["ApplyReport", "apply_entries", "CHUNK"]
+__all__ = ["ApplyReport", "apply_entries", "holds_live_resources", "CHUNK"]
 
 CHUNK = 500
 _TEXT_FIELDS = ("title", "description", "creator", "publisher", "language", "license", "date",
@@ -139,6 +139,11 @@ class _Writer:
                     self.session.flush()
                     self.session.add_all(DerivativePage(derivative_id=row.id, number=f["page"], blob_sha256=f["sha256"])
                                          for f in files)
+
+
+def holds_live_resources(session: Session) -> bool:
+    """Whether the catalog serves anything yet (a first sync's stage 2 may overlap stage 1)."""
+    return session.scalar(select(Resource.id).where(Resource.deleted_at.is_(None)).limit(1)) is not None
 
 
 def apply_entries(session: Session, vocabulary: list[dict[str, Any]], upserts: Iterable[dict[str, Any]],

@@ -100,6 +100,25 @@ class StallingProxy:
             s.close()
 
 
+def test_texts_and_the_manifest_travel_compressed_from_a_daemon(services, library, daemon, schools) -> None:
+    from repo_server.catalog.models import BlobText
+
+    lesson = "勾股定理：直角三角形两条直角边的平方和等于斜边的平方。本节课通过拼图活动探索定理的证明。\n"
+    docs = [library.pdf(f"第{n}课 讲义.pdf") for n in range(3)]
+    with services.catalog.write() as session:
+        session.add_all(BlobText(sha256=d["sha256"], status="done", text=lesson * 3000 + str(n), chars=len(lesson) * 3000,
+                                 extractor="pdfium") for n, d in enumerate(docs))
+    publish(services)
+    school = schools()
+    run = repo_sync(school.data_dir, _url(daemon), env={"RSYNC_PASSWORD": daemon.secret})
+    assert run.returncode == 0, run.stdout + run.stderr
+    line = trace(school.data_dir)[-1]
+    assert line["object_bytes"] > 250_000                     # three texts, cut at the extraction limit
+    assert line["bytes"] < line["object_bytes"] / 4, line     # texts and manifest went compressed
+    assert "斜边的平方" in school.open().catalog.engine.connect().exec_driver_sql(
+        "SELECT text FROM blob_texts LIMIT 1").scalar()
+
+
 def test_a_stalled_transfer_is_stopped_retried_and_resumes_without_resending(services, library, daemon, schools) -> None:
     size = 3_000_000
     big = library.file(b"%PDF-1.4 " + os.urandom(size), "大文件.pdf")
@@ -136,7 +155,7 @@ def test_a_corrupted_object_is_fetched_again_and_a_damaged_upstream_fails(servic
     source = upstream / "objects" / blob_key(doc["sha256"])
     school = schools()
     # a leftover staging file of the right size and time but wrong bytes: rsync would skip it
-    planted = school.data_dir / "sync" / "staging" / "objects" / blob_key(doc["sha256"])
+    planted = school.data_dir / "sync" / "staging" / doc["sha256"]
     planted.parent.mkdir(parents=True)
     planted.write_bytes(b"X" * source.stat().st_size)
     os.utime(planted, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns))
