@@ -22,14 +22,19 @@ SCRIPT = ROOT / "scripts" / "repo-sync"
 FAST = ["--retries", "1", "--backoff", "0.2", "--stall-timeout", "4", "--io-timeout", "30"]
 
 
+def sync_environ(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment cron gives scripts/repo-sync: none of this test process's REPO_ settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("REPO_")}
+    environ.update({"REPO_SECRET_KEY": "test-secret", "REPO_MIRROR_NAME": data_dir.name, **(env or {})})
+    return environ
+
+
 def repo_sync(data_dir: Path, upstream: str | Path | None, *args: str, env: dict[str, str] | None = None,
               timeout: float = 120, fast: bool = True) -> subprocess.CompletedProcess:
     """Run scripts/repo-sync as cron would (a fresh process, its own SQLite catalog)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("REPO_")}
-    environ.update({"REPO_SECRET_KEY": "test-secret", "REPO_MIRROR_NAME": data_dir.name, **(env or {})})
     argv = [str(SCRIPT), *(["--upstream", str(upstream)] if upstream is not None else []),
             "--data-dir", str(data_dir), *(FAST if fast else []), *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=environ)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=sync_environ(data_dir, env))
 
 
 def status(data_dir: Path) -> dict:

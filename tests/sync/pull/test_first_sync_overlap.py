@@ -5,7 +5,6 @@ rolls both back and loses nothing already fetched."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from repo_server.services.searching import SearchParams, search
 from repo_server.sync import publish
 from repo_server.sync.pull import SyncOptions, run_sync
 
-from .conftest import FAST, SCRIPT, status, trace
+from .conftest import FAST, SCRIPT, repo_sync, status, sync_environ, trace
 
 pytestmark = [pytest.mark.parametrize("settings", ["sqlite"], indirect=True),
               pytest.mark.parametrize("services", ["local"], indirect=True)]
@@ -64,11 +63,9 @@ exec rsync "$@"
 
 
 def _start(data_dir: Path, upstream: Path, rsync: Path) -> subprocess.Popen:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("REPO_")}
-    environ.update({"REPO_SECRET_KEY": "test-secret", "REPO_MIRROR_NAME": data_dir.name})
     return subprocess.Popen([str(SCRIPT), "--upstream", str(upstream), "--data-dir", str(data_dir), *FAST,
                              "--stall-timeout", "60", "--rsync", str(rsync)],
-                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=sync_environ(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _prepared_generation(index: SearchIndex) -> Path | None:
@@ -146,11 +143,7 @@ def test_a_failed_transfer_rolls_the_prepared_stage_2_back(services, library, sc
     school.close()
     (gate / "fail").unlink()
     (gate / "go").touch()
-    again = subprocess.run([str(SCRIPT), "--upstream", str(services.settings.mirror_dir), "--data-dir",
-                            str(school.data_dir), *FAST, "--rsync", str(rsync)],
-                           capture_output=True, text=True, timeout=120,
-                           env={**{k: v for k, v in os.environ.items() if not k.startswith("REPO_")},
-                                "REPO_SECRET_KEY": "test-secret"})
+    again = repo_sync(school.data_dir, services.settings.mirror_dir, "--rsync", str(rsync))
     assert again.returncode == 0, again.stdout + again.stderr
     assert set(school.live()) == {d["id"] for d in docs}
     assert search(school.open(), OPERATOR, SearchParams(q="斜边"))["total"] == 3
@@ -185,9 +178,6 @@ def test_a_failing_stage_2_keeps_the_fetched_objects_and_commits_nothing(service
     assert school.live() == {}
     assert not (school.data_dir / "sync" / "CURRENT").exists()
     # the next run fetches only the texts again: the files are held already
-    run = subprocess.run([str(SCRIPT), "--upstream", str(services.settings.mirror_dir), "--data-dir",
-                          str(school.data_dir), *FAST], capture_output=True, text=True, timeout=120,
-                         env={**{k: v for k, v in os.environ.items() if not k.startswith("REPO_")},
-                              "REPO_SECRET_KEY": "test-secret"})
+    run = repo_sync(school.data_dir, services.settings.mirror_dir)
     assert run.returncode == 0, run.stdout + run.stderr
     assert trace(school.data_dir)[-1]["objects"] == 2 and set(school.live()) == {d["id"] for d in docs}
