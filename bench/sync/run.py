@@ -155,8 +155,8 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def repo_sync(up: Upstream, school: Path, bwlimit: int | None) -> dict:
-    env = _env(school, school.name)
+def repo_sync(up: Upstream, school: Path, bwlimit: int | None, engine: str = "whoosh") -> dict:
+    env = {**_env(school, school.name), "REPO_SEARCH_ENGINE": engine}
     argv = [str(SYNC), "--upstream", up.url, "--data-dir", str(school), "--password-file", str(up.password),
             *(["--bwlimit", str(bwlimit)] if bwlimit else [])]
     up.proxy.reset()
@@ -209,6 +209,9 @@ def measure(args: argparse.Namespace, up: Upstream, work: Path) -> dict:
     res: dict = {}
     print("bench: (a) first full sync vs plain rsync -a")
     res["full"] = {"plain": plain_rsync(up, work / "plain", None), "sync": repo_sync(up, work / "school", None)}
+    print("bench: (a) informational: the same first sync into a mirror on Tantivy")
+    res["full_tantivy"] = {"plain": res["full"]["plain"],
+                           "sync": repo_sync(up, work / "school-tantivy", None, engine="tantivy")}
     print("bench: (b) no change")
     res["nochange"] = repo_sync(up, work / "school", None)
     print(f"bench: (c) {args.share:.0%} changed")
@@ -267,6 +270,11 @@ def render(res: dict) -> str:
     stage1 = full["sync"]["trace"].get("stage1_s") or 0
     out.append(f"| (a) informational: its stage 1 alone (fetch, sha256 of every object, adopt, syncfs) | "
                f"{stage1:.1f} s | {full['plain']['seconds']:.1f} s | {stage1 / full['plain']['seconds']:.2f}× | – | – |")
+    if "full_tantivy" in m:
+        tantivy = m["full_tantivy"]["sync"]["seconds"]
+        out.append(f"| (a) informational: the same into a mirror on Tantivy (`REPO_SEARCH_ENGINE=tantivy`) | "
+                   f"{tantivy:.1f} s | {full['plain']['seconds']:.1f} s | {tantivy / full['plain']['seconds']:.2f}× "
+                   "| – | – |")
     nc = m["nochange"]
     out.append(f"| (b) no change, wall | {nc['seconds']:.2f} s | | | ≤ {GOAL_NOCHANGE_S:g} s | "
                f"{_met(nc['seconds'] <= GOAL_NOCHANGE_S)} |")
@@ -291,7 +299,7 @@ def render(res: dict) -> str:
             "| run | repo-sync wall | plain wall | repo-sync on the wire | plain on the wire | connections "
             "(sync / plain) | stage 1 (fetch) | catalog | index | stage 2 after stage 1 | load before |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    rows = [("(a) full", full), ("(c) update", m["update"]), ("(d) full, bwlimit", m.get("bw_full")),
+    rows = [("(a) full", full), ("(a) full, Tantivy", m.get("full_tantivy")), ("(c) update", m["update"]), ("(d) full, bwlimit", m.get("bw_full")),
             ("(d) update, bwlimit", m.get("bw_update"))]
     for label, run in rows:
         if not run:

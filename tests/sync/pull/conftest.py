@@ -48,13 +48,17 @@ def trace(data_dir: Path) -> list[dict]:
 class School:
     """A downstream data dir, opened read-only for assertions."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+    def __init__(self, data_dir: Path, search_engine: str = "whoosh") -> None:
+        self.data_dir, self.search_engine = data_dir, search_engine
         self.services: Services | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(data_dir=self.data_dir, secret_key="test-secret", search_engine=self.search_engine)
 
     def open(self) -> Services:
         if self.services is None:
-            self.services = Services.open(Settings(data_dir=self.data_dir, secret_key="test-secret"))
+            self.services = Services.open(self.settings)
         return self.services
 
     def live(self) -> dict[str, Resource]:
@@ -72,8 +76,8 @@ class School:
 def schools(tmp_path: Path) -> Iterator[callable]:
     opened: list[School] = []
 
-    def make(name: str = "school") -> School:
-        school = School(tmp_path / name)
+    def make(name: str = "school", search_engine: str = "whoosh") -> School:
+        school = School(tmp_path / name, search_engine)
         opened.append(school)
         return school
     yield make

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from repo_server.catalog.models import BlobText
-from repo_server.config import Settings
 from repo_server.errors import StorageError
 from repo_server.indexer import SearchIndex
 from repo_server.services import Services
@@ -21,7 +20,7 @@ from repo_server.services.searching import SearchParams, search
 from repo_server.sync import publish
 from repo_server.sync.pull import SyncOptions, run_sync
 
-from .conftest import FAST, SCRIPT, repo_sync, status, sync_environ, trace
+from .conftest import FAST, SCRIPT, School, repo_sync, status, sync_environ, trace
 
 pytestmark = [pytest.mark.parametrize("settings", ["sqlite"], indirect=True),
               pytest.mark.parametrize("services", ["local"], indirect=True)]
@@ -62,10 +61,13 @@ exec rsync "$@"
     return script, gate
 
 
-def _start(data_dir: Path, upstream: Path, rsync: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(SCRIPT), "--upstream", str(upstream), "--data-dir", str(data_dir), *FAST,
-                             "--stall-timeout", "60", "--rsync", str(rsync)],
-                            env=sync_environ(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _start(school: School, upstream: Path, rsync: Path) -> tuple[subprocess.Popen, SearchIndex]:
+    """repo-sync started in the background on `school`, and the school's search index."""
+    process = subprocess.Popen([str(SCRIPT), "--upstream", str(upstream), "--data-dir", str(school.data_dir), *FAST,
+                                "--stall-timeout", "60", "--rsync", str(rsync)],
+                               env=sync_environ(school.data_dir, {"REPO_SEARCH_ENGINE": school.search_engine}),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, SearchIndex(school.settings.index_dir, school.search_engine)
 
 
 def _prepared_generation(index: SearchIndex) -> Path | None:
@@ -90,13 +92,13 @@ def _wait_for(condition, what: str, process: subprocess.Popen, timeout: float = 
     pytest.fail(f"timed out waiting for {what}")
 
 
+@pytest.mark.parametrize("engine", ["whoosh", "tantivy"])
 def test_the_catalog_and_index_are_ready_before_the_objects_and_shown_only_after(
-        services, library, schools, tmp_path) -> None:
+        services, library, schools, tmp_path, engine) -> None:
     docs = _library_with_texts(services, library)
-    school = schools()
+    school = schools(search_engine=engine)    # a county mirror of a big library runs Tantivy
     rsync, gate = _gated_rsync(tmp_path)
-    process = _start(school.data_dir, services.settings.mirror_dir, rsync)
-    index = SearchIndex(Settings(data_dir=school.data_dir, secret_key="x").index_dir, "whoosh")
+    process, index = _start(school, services.settings.mirror_dir, rsync)
     try:
         prepared = _wait_for(lambda: _prepared_generation(index), "the index generation was built", process)
         assert (gate / "count").read_text().strip() == "2"      # …while the objects' batch is held
@@ -125,8 +127,7 @@ def test_a_failed_transfer_rolls_the_prepared_stage_2_back(services, library, sc
     docs = _library_with_texts(services, library)
     school = schools()
     rsync, gate = _gated_rsync(tmp_path)
-    process = _start(school.data_dir, services.settings.mirror_dir, rsync)
-    index = SearchIndex(Settings(data_dir=school.data_dir, secret_key="x").index_dir, "whoosh")
+    process, index = _start(school, services.settings.mirror_dir, rsync)
     try:
         prepared = _wait_for(lambda: _prepared_generation(index), "the index generation was built", process)
         (gate / "fail").touch()
@@ -152,7 +153,7 @@ def test_a_failed_transfer_rolls_the_prepared_stage_2_back(services, library, sc
 def test_a_failing_stage_2_keeps_the_fetched_objects_and_commits_nothing(services, library, schools) -> None:
     docs = _library_with_texts(services, library, n=2)
     school = schools()
-    settings = Settings(data_dir=school.data_dir, secret_key="test-secret")
+    settings = school.settings
     opened: list[Services] = []
 
     def wiring() -> Services:
