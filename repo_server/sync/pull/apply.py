@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from repo_server.catalog.base import utcnow
 from repo_server.catalog.changes import record_changes
@@ -56,36 +56,50 @@ class _Writer:
         self.orgs = OrgResolver(session)
 
     def chunk(self, entries: Sequence[dict[str, Any]], report: ApplyReport) -> None:
+        """Write one chunk. New rows go in as multi-row INSERTs (a first sync writes a whole
+        library: the ORM's unit of work spent most of stage 2 building and flushing one
+        object per row); rows held already are updated through the ORM, without loading
+        the relationships a resource eagerly joins for the web pages."""
         session = self.session
         self._blobs(entries)
         ids = [e["id"] for e in entries]
         session.execute(delete(ResourceTag).where(ResourceTag.resource_id.in_(ids))
                         .execution_options(synchronize_session=False))
         existing = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids))
+                                                     .options(lazyload("*"))
                                                      .execution_options(populate_existing=True))}
+        new_rows = []
         for entry in entries:
-            org_id = self.orgs.resolve(entry.get("organisation"))   # may flush: before a new row is added
+            values = self._resource_values(entry)
             resource = existing.get(entry["id"])
             if resource is None:
-                resource = Resource(id=entry["id"])
+                new_rows.append(values)
                 report.created.append(entry["id"])
             else:
+                for name, value in values.items():
+                    setattr(resource, name, value)
                 report.updated.append(entry["id"])
-            for name in _TEXT_FIELDS:
-                setattr(resource, name, entry.get(name) or ("zh-CN" if name == "language" else ""))
-            for name, scheme in CLASSIFICATION_SCHEMES.items():
-                code = entry.get(name)
-                setattr(resource, f"{name}_id", self.terms.get((scheme, code)) if code else None)
-            resource.org_id, resource.blob_sha256 = org_id, entry["original"]["sha256"]
-            resource.visibility, resource.status, resource.deleted_at = "public", "published", None
-            resource.created_at, resource.updated_at = _time(entry["created"]), _time(entry["updated"])
-            if entry["id"] not in existing:
-                session.add(resource)
+        if new_rows:
+            session.execute(insert(Resource), new_rows)
         session.flush()
-        session.add_all(ResourceTag(resource_id=e["id"], tag=tag) for e in entries for tag in dict.fromkeys(e["tags"]))
+        tags = [{"resource_id": e["id"], "tag": tag} for e in entries for tag in dict.fromkeys(e["tags"])]
+        if tags:
+            session.execute(insert(ResourceTag), tags)
         self._texts(entries)
         self._derivatives(entries)
         session.flush()
+
+    def _resource_values(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The resource's columns from its entry, with this catalog's term and organisation ids."""
+        values: dict[str, Any] = {name: entry.get(name) or ("zh-CN" if name == "language" else "")
+                                  for name in _TEXT_FIELDS}
+        for name, scheme in CLASSIFICATION_SCHEMES.items():
+            code = entry.get(name)
+            values[f"{name}_id"] = self.terms.get((scheme, code)) if code else None
+        values.update(id=entry["id"], org_id=self.orgs.resolve(entry.get("organisation")),
+                      blob_sha256=entry["original"]["sha256"], visibility="public", status="published",
+                      deleted_at=None, created_at=_time(entry["created"]), updated_at=_time(entry["updated"]))
+        return values
 
     def _blobs(self, entries: Sequence[dict[str, Any]]) -> None:
         wanted: dict[str, tuple[int, str, str]] = {}
@@ -96,26 +110,31 @@ class _Writer:
                 for file in derivative["files"]:
                     wanted.setdefault(file["sha256"], (file["size"], file.get("mime") or "application/octet-stream", ""))
         have = set(self.session.scalars(select(Blob.sha256).where(Blob.sha256.in_(list(wanted)))))
-        self.session.add_all(Blob(sha256=sha, size=size, mime=mime, original_filename=name[:255])
-                             for sha, (size, mime, name) in wanted.items() if sha not in have)
-        self.session.flush()
+        rows = [{"sha256": sha, "size": size, "mime": mime, "original_filename": name[:255]}
+                for sha, (size, mime, name) in wanted.items() if sha not in have]
+        if rows:
+            self.session.execute(insert(Blob), rows)
 
     def _texts(self, entries: Sequence[dict[str, Any]]) -> None:
         texts = {e["original"]["sha256"]: e["text"] for e in entries if e.get("text")}
         rows = {t.sha256: t for t in self.session.scalars(select(BlobText).where(BlobText.sha256.in_(list(texts))))}
+        new_rows = []
         for sha256, text in texts.items():
             row = rows.get(sha256)
             if row is not None and row.status == text["status"] and text.get("sha256") and \
                     hashlib.sha256((row.text or "").encode("utf-8")).hexdigest() == text["sha256"]:
                 continue        # the text held already (plan.py did not fetch it)
-            row = row or BlobText(sha256=sha256)
-            row.status, row.extractor = text["status"], text.get("extractor") or ""
-            row.message = text.get("message") or ""
-            row.text = self.read_text(text["sha256"]) if text.get("sha256") else ""
-            row.chars, row.truncated = text.get("chars", len(row.text)), bool(text.get("truncated"))
-            row.extracted_at = utcnow()
-            if sha256 not in rows:
-                self.session.add(row)
+            body = self.read_text(text["sha256"]) if text.get("sha256") else ""
+            values = {"status": text["status"], "extractor": text.get("extractor") or "",
+                      "message": text.get("message") or "", "text": body, "chars": text.get("chars", len(body)),
+                      "truncated": bool(text.get("truncated")), "extracted_at": utcnow()}
+            if row is None:
+                new_rows.append({"sha256": sha256, **values})
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+        if new_rows:
+            self.session.execute(insert(BlobText), new_rows)
 
     def _derivatives(self, entries: Sequence[dict[str, Any]]) -> None:
         wanted = {e["original"]["sha256"]: {d["profile"]: d for d in self.selection.derivatives(e)} for e in entries}
@@ -160,13 +179,14 @@ def apply_entries(session: Session, vocabulary: list[dict[str, Any]], upserts: I
             chunk = []
     if chunk:
         writer.chunk(chunk, report)
+    # Ids only: a county's catalog holds a million live resources, and every sync asks which
+    # of them the selection dropped.
+    report.removed = [i for i in session.scalars(select(Resource.id).where(Resource.deleted_at.is_(None)))
+                      if i not in keep]
     now = utcnow()
-    live = session.scalars(select(Resource).where(Resource.deleted_at.is_(None)))
-    for resource in live:
-        if resource.id not in keep:
-            resource.deleted_at = now
-            report.removed.append(resource.id)
-    session.flush()
+    for start in range(0, len(report.removed), CHUNK):
+        session.execute(update(Resource).where(Resource.id.in_(report.removed[start:start + CHUNK]))
+                        .values(deleted_at=now))
     touched = set(report.created) | set(report.updated)
     record_changes(session, report.created, "create", None)
     record_changes(session, report.updated, "update", None)
