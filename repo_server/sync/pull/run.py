@@ -203,12 +203,17 @@ class _Run:
             return apply_entries(session, vocabulary, (parse_line(line) for line in plan.changed), plan.keep,
                                  selection, self._text_reader(texts))
 
+        # Texts first, compressed (18 MB of a 10,000-item library's texts cross as ~4 MB).
+        needed = sorted(plan.needed.items())
+        text_objects = [n for n in needed if n[0] in plan.texts]
+        other_objects = [n for n in needed if n[0] not in plan.texts]
         catalog = self.wiring.catalog
         with catalog.read() as session:
             first = not holds_live_resources(session)
         self.trace["overlap"] = first
         if not first:
-            self._stage1(plan, sorted(plan.needed.items()), texts)
+            self._stage1(plan, text_objects, texts, compress=True)
+            self._stage1(plan, other_objects, texts)
             started = time.monotonic()
             with catalog.write() as session:
                 report = apply(session)
@@ -221,11 +226,10 @@ class _Run:
             shutil.rmtree(texts, ignore_errors=True)    # while the line is busy (~1 s at the end)
             return report
 
-        self._stage1(plan, sorted((sha, size) for sha, size in plan.needed.items() if sha in plan.texts), texts)
+        self._stage1(plan, text_objects, texts, compress=True)
         background = Stage2InBackground(catalog.write, apply_then_clear, self.prepare_index).start()
         try:
-            self._stage1(plan, sorted((sha, size) for sha, size in plan.needed.items() if sha not in plan.texts),
-                         texts)
+            self._stage1(plan, other_objects, texts)
         except BaseException:
             background.abandon()
             raise
@@ -238,9 +242,9 @@ class _Run:
             self.trace.update(index=result.index, index_s=result.index_s)
         return result.report
 
-    def _stage1(self, plan: Plan, needed: list[tuple[str, int]], texts: Path) -> None:
-        """Fetch, verify, adopt `needed`, texts first (compressed: 18 MB of a 10,000-item
-        library's texts travel as ~4 MB). Texts wait in sync/incoming/texts for stage 2."""
+    def _stage1(self, plan: Plan, needed: list[tuple[str, int]], texts: Path, *, compress: bool = False) -> None:
+        """Fetch, verify, adopt `needed` (rsync -z when `compress`). Texts wait in
+        sync/incoming/texts for stage 2."""
         blobs: BlobStore = self.wiring.blobs
         local = blobs.local_path(_ZERO) is not None
         adopted: list[Path] = []
@@ -266,7 +270,6 @@ class _Run:
                 head = stream.read(4096)
             blobs.add(StagedFile.received(path, sha256=sha256, size=path.stat().st_size, head=head))
 
-        started = time.monotonic()
         def settle() -> None:
             """The batch's adopted objects on disk before the catalog names them (and before
             the next run counts them as held), flushed while the next batch travels."""
@@ -274,10 +277,9 @@ class _Run:
                 _make_durable(adopted)
                 adopted.clear()
 
+        started = time.monotonic()
         try:
-            self.fetcher.objects([n for n in needed if n[0] in plan.texts], self.state.staging, accept, settle,
-                                 compress=True)
-            self.fetcher.objects([n for n in needed if n[0] not in plan.texts], self.state.staging, accept, settle)
+            self.fetcher.objects(needed, self.state.staging, accept, settle, compress=compress)
         finally:        # a failed batch: what its predecessors adopted is durable all the same
             settle()
         self.trace["stage1_s"] = round(self.trace.get("stage1_s", 0) + time.monotonic() - started, 3)
